@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * The `shmframe` command. Subcommands live in their own modules and are loaded on demand.
+ */
+import { Heap } from '../heap/heap.js';
+import { ShmframeError } from '../errors.js';
+import { formatBytes } from '../util/size.js';
+
+const kUsage = `shmframe: zero-copy shared arrays and frames for Node.js worker threads
+
+Usage:
+  shmframe <command> [options]
+
+Commands:
+  inspect-heap [--size 1G]   create a fresh heap and print heap.stats()
+  help                       show this help
+
+Options:
+  -h, --help                 show this help
+  -v, --version              print the version
+
+Environment:
+  SHMFRAME_HEAP_SIZE         size of the default heap (e.g. 8G); default half of physical memory
+
+Examples:
+  shmframe inspect-heap
+  shmframe inspect-heap --size 512M
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '-h' || command === '--help') {
+    process.stdout.write(kUsage);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '-v' || command === '--version') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  if (command === 'inspect-heap') {
+    let size: string | undefined;
+    for (let i = 0; i < rest.length; i++) {
+      const a = rest[i];
+      if (a === '--size') size = rest[++i];
+      else if (a?.startsWith('--size=')) size = a.slice(7);
+      else if (a === '-h' || a === '--help') {
+        process.stdout.write('Usage: shmframe inspect-heap [--size 1G]\n');
+        return 0;
+      } else {
+        process.stderr.write(`shmframe inspect-heap: unknown option ${a}\n`);
+        return 2;
+      }
+    }
+    const heap = size === undefined ? Heap.default() : Heap.create({ size });
+    const stats = heap.stats();
+    const width = Math.max(...Object.keys(stats).map((k) => k.length));
+    process.stdout.write(`heap ${heap.id.toString(16)}\n`);
+    for (const [k, v] of Object.entries(stats)) {
+      const human = ['size', 'used', 'free', 'largestFree', 'overhead'].includes(k)
+        ? `  (${formatBytes(v)})`
+        : '';
+      process.stdout.write(`  ${k.padEnd(width)}  ${v}${human}\n`);
+    }
+    return 0;
+  }
+  process.stderr.write(`shmframe: unknown command '${command}'\n\n${kUsage}`);
+  return 2;
+}
+
+// `shmframe ... | head` closes the pipe early; that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = err as Error;
+    process.stderr.write(
+      `shmframe: ${ShmframeError.isShmframeError(e) ? `${e.code}: ` : ''}${e.message}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

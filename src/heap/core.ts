@@ -1,0 +1,388 @@
+/**
+ * HeapCore: one thread's engine for one heap buffer. It formats or validates the control header
+ * and implements references: allocate, retain, release, share (handle with a ticket), adopt
+ * (attach a handle), and the release of everything a dead thread held.
+ */
+import { threadId } from 'node:worker_threads';
+import { ClosedError, CorruptError, InvalidArgumentError, UnknownHeapError } from '../errors.js';
+import { Allocator } from './allocator.js';
+import {
+  B_CHECK,
+  B_GEN,
+  B_LEN_HI,
+  B_LEN_LO,
+  B_MAGIC,
+  B_REFS,
+  B_SIZE,
+  B_VERKIND,
+  H_DATA_START,
+  H_END,
+  H_ID_HI,
+  H_ID_LO,
+  H_MAGIC,
+  H_SIZE_HI,
+  H_SIZE_LO,
+  H_TABLES,
+  H_THREAD_CAP,
+  H_TICKET_CAP,
+  H_VERSION,
+  T_LEDGER,
+  T_STATE,
+  T_THREAD,
+  headerCheck,
+  kAllocMagic,
+  kHeapMagic,
+  kLayoutVersion,
+  kThreadFree,
+  kThreadWords,
+  kTicketWords,
+  kUnit,
+  kWordsPerUnit,
+} from './layout.js';
+import { Ledger, forEachEntry, threadTableStart } from './ledger.js';
+import { Tickets, type Ticket } from './tickets.js';
+import { Words } from './words.js';
+
+/** Smallest heap: the control header plus room for a few blocks. */
+export const kMinHeapSize = 1 << 20;
+const kThreadCapacity = 1024;
+
+export interface BlockInfo {
+  unit: number;
+  generation: number;
+  kind: number;
+  /** Absolute byte offset of the payload in the heap buffer. */
+  byteOffset: number;
+  byteLength: number;
+}
+
+export interface ReleaseReport {
+  /** References the thread still held and that were dropped now. */
+  references: number;
+  /** Whether the thread died holding the allocator lock, so the allocator state was rebuilt. */
+  repaired: boolean;
+}
+
+export class HeapCore {
+  readonly buffer: SharedArrayBuffer;
+  readonly w: Words;
+  readonly alloc: Allocator;
+  readonly tickets: Tickets;
+  readonly ledger: Ledger;
+  readonly id: number;
+  readonly size: number;
+  readonly dataStart: number;
+  readonly end: number;
+  /** Bumped when this thread's own references were released wholesale (at its exit). */
+  epoch = 0;
+
+  private constructor(buffer: SharedArrayBuffer, w: Words) {
+    this.buffer = buffer;
+    this.w = w;
+    this.id = w.getU(H_ID_HI) * 2 ** 32 + w.getU(H_ID_LO);
+    this.size = w.getU(H_SIZE_HI) * 2 ** 32 + w.getU(H_SIZE_LO);
+    this.dataStart = w.getU(H_DATA_START);
+    this.end = w.getU(H_END);
+    this.alloc = new Allocator(w, threadId);
+    this.tickets = new Tickets(w);
+    this.ledger = new Ledger(w, this.alloc, threadId);
+  }
+
+  /** Formats a new heap in a fresh (zeroed) buffer. */
+  static format(buffer: SharedArrayBuffer): HeapCore {
+    const w = new Words(buffer);
+    const size = buffer.byteLength;
+    const ticketCap = Math.min(262144, Math.max(4096, Math.floor(size / 65536)));
+    const tableWords = H_TABLES + ticketCap * kTicketWords + kThreadCapacity * kThreadWords;
+    const dataStart = Math.ceil((tableWords * 4) / kUnit);
+    const end = Math.floor(size / kUnit) - 1; // the last unit is the sentinel
+    const id = Math.floor(Math.random() * 2 ** 52) + 1;
+    w.set(H_VERSION, kLayoutVersion);
+    w.set(H_ID_LO, id % 2 ** 32);
+    w.set(H_ID_HI, Math.floor(id / 2 ** 32));
+    w.set(H_SIZE_LO, size % 2 ** 32);
+    w.set(H_SIZE_HI, Math.floor(size / 2 ** 32));
+    w.set(H_TICKET_CAP, ticketCap);
+    w.set(H_THREAD_CAP, kThreadCapacity);
+    Allocator.format(w, dataStart, end);
+    w.store(H_MAGIC, kHeapMagic);
+    return new HeapCore(buffer, w);
+  }
+
+  /** Validates the control header of a buffer received from another thread. */
+  static open(buffer: unknown, expectedId?: number): HeapCore {
+    if (!(buffer instanceof SharedArrayBuffer)) {
+      throw new UnknownHeapError(
+        `Expected a handle's heap buffer to be a SharedArrayBuffer, got ${Object.prototype.toString.call(buffer)}. ` +
+          `Handles must travel by postMessage or structured clone, not JSON.`,
+      );
+    }
+    if (buffer.byteLength < kMinHeapSize)
+      throw new CorruptError(`Heap buffer of ${buffer.byteLength} bytes is too small`);
+    const w = new Words(buffer);
+    if (w.load(H_MAGIC) !== kHeapMagic)
+      throw new CorruptError('Buffer is not a shmframe heap (bad magic)');
+    if (w.get(H_VERSION) !== kLayoutVersion) {
+      throw new CorruptError(
+        `Heap layout version ${w.get(H_VERSION)} is not supported by this shmframe (expects ${kLayoutVersion})`,
+      );
+    }
+    const size = w.getU(H_SIZE_HI) * 2 ** 32 + w.getU(H_SIZE_LO);
+    const end = w.getU(H_END);
+    const dataStart = w.getU(H_DATA_START);
+    if (
+      size !== buffer.byteLength ||
+      end * kUnit >= size ||
+      dataStart >= end ||
+      dataStart < H_TABLES / kWordsPerUnit
+    ) {
+      throw new CorruptError(
+        `Heap header is inconsistent with its ${buffer.byteLength}-byte buffer`,
+      );
+    }
+    const core = new HeapCore(buffer, w);
+    if (expectedId !== undefined && core.id !== expectedId) {
+      throw new UnknownHeapError(
+        `Handle names heap ${expectedId.toString(16)} but carries the buffer of heap ${core.id.toString(16)}`,
+      );
+    }
+    return core;
+  }
+
+  /** Allocates a block holding one reference owned by this thread. */
+  allocate(payloadBytes: number, kind: number, what: string, zero: boolean): BlockInfo {
+    const { unit, dirtyBytes } = this.alloc.allocate(payloadBytes, kind, what);
+    const byteOffset = (unit + 1) * kUnit;
+    if (zero && dirtyBytes > 0) fillZero(this.buffer, byteOffset, dirtyBytes);
+    try {
+      this.ledger.add(unit);
+    } catch (err) {
+      this.alloc.free(unit);
+      throw err;
+    }
+    return {
+      unit,
+      generation: this.w.get(unit * kWordsPerUnit + B_GEN),
+      kind,
+      byteOffset,
+      byteLength: payloadBytes,
+    };
+  }
+
+  /**
+   * Reads and checks a block header without changing anything. Never reads outside the heap:
+   * the unit is range-checked before any access, and lengths are checked against the block size.
+   */
+  inspect(unit: unknown, generation: unknown, kind: number, kindName: string): BlockInfo {
+    if (
+      typeof unit !== 'number' ||
+      !Number.isInteger(unit) ||
+      unit < this.dataStart ||
+      unit >= this.end
+    ) {
+      throw new CorruptError(
+        `Handle names block unit ${String(unit)}, outside this heap's blocks [${this.dataStart}, ${this.end}): the handle is damaged or forged.`,
+      );
+    }
+    const base = unit * kWordsPerUnit;
+    const w = this.w;
+    if (w.get(base + B_MAGIC) !== kAllocMagic || w.get(base + B_GEN) !== generation) {
+      throw new ClosedError(
+        `The ${kindName} this handle names was closed and its memory freed (block ${unit}, generation ${String(generation)}). ` +
+          `Keep a reference open (do not close it) until every receiver has attached.`,
+      );
+    }
+    const verkind = w.get(base + B_VERKIND);
+    const size = w.getU(base + B_SIZE);
+    const lenLo = w.getU(base + B_LEN_LO);
+    const lenHi = w.getU(base + B_LEN_HI);
+    const byteLength = lenHi * 2 ** 32 + lenLo;
+    if ((verkind & 0xffff) !== kLayoutVersion) {
+      throw new CorruptError(
+        `Block ${unit} has layout version ${verkind & 0xffff}; this shmframe reads version ${kLayoutVersion}`,
+      );
+    }
+    if (
+      size < 1 ||
+      unit + size > this.end ||
+      byteLength > (size - 1) * kUnit ||
+      w.get(base + B_CHECK) !== headerCheck(verkind, w.get(base + B_GEN), size, lenLo, lenHi)
+    ) {
+      throw new CorruptError(
+        `Block ${unit} has an inconsistent header (size ${size} units, payload ${byteLength} bytes)`,
+      );
+    }
+    const actualKind = verkind >>> 16;
+    if (actualKind !== kind) {
+      throw new InvalidArgumentError(
+        `Expected a handle of a ${kindName} (kind ${kind}), got one of kind ${actualKind}: attach it with the matching class.`,
+      );
+    }
+    return {
+      unit,
+      generation: generation as number,
+      kind,
+      byteOffset: (unit + 1) * kUnit,
+      byteLength,
+    };
+  }
+
+  /** Adds a reference for this thread to a block this thread already holds. */
+  retain(unit: number): void {
+    this.w.add(unit * kWordsPerUnit + B_REFS, 1);
+    try {
+      this.ledger.add(unit);
+    } catch (err) {
+      this.#drop(unit);
+      throw err;
+    }
+  }
+
+  /** Drops one reference of this thread; the last one frees the block. */
+  release(unit: number): void {
+    this.ledger.remove(unit);
+    this.#drop(unit);
+  }
+
+  #drop(unit: number): void {
+    const at = unit * kWordsPerUnit + B_REFS;
+    const before = this.w.sub(at, 1);
+    if (before === 1) this.alloc.free(unit);
+    else if (before <= 0) {
+      this.w.add(at, 1);
+      throw new CorruptError(
+        `Reference count of block ${unit} was ${before} before a release: released twice?`,
+      );
+    }
+  }
+
+  /** A new reference owned by a ticket, for a handle. */
+  share(unit: number): Ticket {
+    this.w.add(unit * kWordsPerUnit + B_REFS, 1);
+    try {
+      return this.tickets.create(unit);
+    } catch (err) {
+      this.#drop(unit);
+      throw err;
+    }
+  }
+
+  /**
+   * Takes the reference a handle carries, or, when its ticket was already used, a fresh one if
+   * the block is still alive. Returns the checked block.
+   */
+  adopt(
+    unit: unknown,
+    generation: unknown,
+    ticket: Ticket,
+    kind: number,
+    kindName: string,
+  ): BlockInfo {
+    const info = this.inspect(unit, generation, kind, kindName);
+    if (this.tickets.consume(ticket, info.unit)) {
+      try {
+        this.ledger.add(info.unit);
+      } catch (err) {
+        this.#drop(info.unit);
+        throw err;
+      }
+      return info;
+    }
+    // Ticket already used: take a new reference under the allocator lock, where no block can be
+    // freed or re-split between the check and the increment.
+    this.alloc.lock();
+    try {
+      this.inspect(unit, generation, kind, kindName);
+      const at = info.unit * kWordsPerUnit + B_REFS;
+      if (this.w.load(at) <= 0) {
+        throw new ClosedError(
+          `The ${kindName} this handle names is being freed (its last reference was dropped)`,
+        );
+      }
+      this.w.add(at, 1);
+    } finally {
+      this.alloc.unlock();
+    }
+    try {
+      this.ledger.add(info.unit);
+    } catch (err) {
+      this.#drop(info.unit);
+      throw err;
+    }
+    return info;
+  }
+
+  /** Drops the reference of a handle that will never be attached. True if it was outstanding. */
+  releaseTicket(unit: number, ticket: Ticket): boolean {
+    if (!this.tickets.consume(ticket, unit)) return false;
+    this.#drop(unit);
+    return true;
+  }
+
+  /** Drops every reference thread `tid` still held (it must have exited). */
+  releaseThread(tid: number): ReleaseReport {
+    const w = this.w;
+    const repaired = this.alloc.repairIfOwnedBy(tid);
+    let references = 0;
+    const start = threadTableStart(w);
+    const cap = w.get(H_THREAD_CAP);
+    for (let i = 0; i < cap; i++) {
+      const at = start + i * kThreadWords;
+      if (w.load(at + T_STATE) === kThreadFree || w.load(at + T_THREAD) !== tid) continue;
+      const ledgerUnit = w.load(at + T_LEDGER) >>> 0;
+      if (ledgerUnit !== 0) {
+        const held: Array<[number, number]> = [];
+        forEachEntry(w, ledgerUnit, (unit, count) => held.push([unit, count]));
+        for (const [unit, count] of held) {
+          if (
+            unit < this.dataStart ||
+            unit >= this.end ||
+            w.get(unit * kWordsPerUnit + B_MAGIC) !== kAllocMagic
+          )
+            continue;
+          for (let k = 0; k < count; k++) {
+            this.#drop(unit);
+            references++;
+          }
+        }
+        this.alloc.free(ledgerUnit);
+      }
+      w.store(at + T_LEDGER, 0);
+      w.store(at + T_STATE, kThreadFree);
+      if (tid === threadId) {
+        this.ledger.reset();
+        this.epoch++;
+      }
+    }
+    return { references, repaired };
+  }
+
+  /** Reference count of a block (diagnostics and tests). */
+  refCount(unit: number): number {
+    return this.w.load(unit * kWordsPerUnit + B_REFS);
+  }
+
+  /** Live threads in the thread table. */
+  threads(): number[] {
+    const w = this.w;
+    const start = threadTableStart(w);
+    const out: number[] = [];
+    for (let i = 0; i < w.get(H_THREAD_CAP); i++) {
+      const at = start + i * kThreadWords;
+      if (w.load(at + T_STATE) !== kThreadFree) out.push(w.load(at + T_THREAD));
+    }
+    return out;
+  }
+
+  get ticketCapacity(): number {
+    return this.w.get(H_TICKET_CAP);
+  }
+}
+
+/** Zeroes bytes in views of at most 2^32 bytes (the Node 20 TypedArray limit). */
+export function fillZero(buffer: SharedArrayBuffer, byteOffset: number, byteLength: number): void {
+  const kChunk = 2 ** 31;
+  for (let at = 0; at < byteLength; at += kChunk) {
+    new Uint8Array(buffer, byteOffset + at, Math.min(kChunk, byteLength - at)).fill(0);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The ticket table: one slot per outstanding handle. A handle carries one reference; the first
+ * `attach` consumes its ticket with a single compare-and-swap and adopts the reference. A second
+ * attach of the same handle (posted to two workers, say) finds the ticket gone and takes a fresh
+ * reference instead, so a handle can never drop a count it does not own.
+ */
+import { CorruptError, HeapFullError } from '../errors.js';
+import {
+  H_TABLES,
+  H_TICKET_CAP,
+  H_TICKET_CURSOR,
+  H_TICKET_SERIAL,
+  H_TICKETS_OUT,
+  kTicketWords,
+} from './layout.js';
+import type { Words } from './words.js';
+
+export interface Ticket {
+  slot: number;
+  serial: number;
+}
+
+export class Tickets {
+  readonly #w: Words;
+  readonly #cap: number;
+
+  constructor(w: Words) {
+    this.#w = w;
+    this.#cap = w.get(H_TICKET_CAP);
+  }
+
+  get capacity(): number {
+    return this.#cap;
+  }
+
+  create(unit: number): Ticket {
+    const w = this.#w;
+    const serial = (w.add(H_TICKET_SERIAL, 1) & 0x7fffffff) + 1;
+    const start = (w.add(H_TICKET_CURSOR, 1) >>> 0) % this.#cap;
+    for (let i = 0; i < this.#cap; i++) {
+      const slot = (start + i) % this.#cap;
+      const at = H_TABLES + slot * kTicketWords;
+      if (w.load(at) === 0 && w.cas(at, 0, serial) === 0) {
+        w.store(at + 1, unit);
+        w.add(H_TICKETS_OUT, 1);
+        return { slot, serial };
+      }
+    }
+    throw new HeapFullError(
+      `Cannot create a handle: all ${this.#cap} handle slots of this heap are taken by handles that ` +
+        `were never attached. Attach (or heap.releaseHandle()) the handles you post, or read ` +
+        `obj.handle once per receiver.`,
+      { details: { outstandingHandles: this.#cap } },
+    );
+  }
+
+  /** True when the ticket was still outstanding; it is consumed now. */
+  consume(ticket: Ticket, unit: number): boolean {
+    const w = this.#w;
+    if (
+      !Number.isInteger(ticket.slot) ||
+      ticket.slot < 0 ||
+      ticket.slot >= this.#cap ||
+      !(ticket.serial > 0)
+    ) {
+      throw new CorruptError(
+        `Handle names ticket slot ${String(ticket.slot)} (serial ${String(ticket.serial)}), outside this heap's ` +
+          `${this.#cap} slots: the handle is damaged or forged.`,
+      );
+    }
+    const at = H_TABLES + ticket.slot * kTicketWords;
+    if (w.load(at) !== ticket.serial || w.load(at + 1) >>> 0 !== unit) return false;
+    if (w.cas(at, ticket.serial, 0) !== ticket.serial) return false;
+    w.sub(H_TICKETS_OUT, 1);
+    return true;
+  }
+
+  /** Whether the ticket is still outstanding. */
+  isOutstanding(ticket: Ticket, unit: number): boolean {
+    if (!(ticket.slot >= 0 && ticket.slot < this.#cap)) return false;
+    const at = H_TABLES + ticket.slot * kTicketWords;
+    return this.#w.load(at) === ticket.serial && this.#w.load(at + 1) >>> 0 === unit;
+  }
+
+  outstanding(): number {
+    return this.#w.load(H_TICKETS_OUT);
+  }
+}

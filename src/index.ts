@@ -1,0 +1,37 @@
+/**
+ * shmframe: zero-copy shared arrays and frames for Node.js worker threads. This barrel is the
+ * whole public API; everything else is internal.
+ */
+export { Heap } from './heap/heap.js';
+export type { HeapStats, HeapOptions, ReleaseReport } from './heap/heap.js';
+export type { Handle } from './heap/handle.js';
+export { isHandle } from './heap/handle.js';
+export { SharedArray } from './array/shared-array.js';
+export type { ArrayOptions } from './array/shared-array.js';
+export type { TypedArray, DatetimeUnit } from './array/dtype.js';
+export type { Scalar } from './array/element.js';
+export {
+  ShmframeError,
+  InvalidArgumentError,
+  DtypeError,
+  ShapeError,
+  HeapFullError,
+  ClosedError,
+  UnknownHeapError,
+  CorruptError,
+  QueueFullError,
+  QueueEmptyError,
+  QueueClosedError,
+  ShmframeTimeoutError,
+  AbortedError,
+  TaskError,
+  WorkerCrashedError,
+  ParseError,
+  ShmframeIOError,
+  ErrorCodes,
+  encodeError,
+  decodeError,
+  isEncodedError,
+} from './errors.js';
+export type { ErrorCode, EncodedError } from './errors.js';
+export { parseSize, formatBytes } from './util/size.js';
