@@ -655,4 +655,4 @@ function inferArrayDtype(values: readonly unknown[]): DType {
   );
 }
 
-registerKind({ name: kKind, attach: (h) => SharedArray.attach(h) });
+registerKind({ name: kKind, code: KindCode.array, attach: (h) => SharedArray.attach(h) });

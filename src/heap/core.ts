@@ -39,6 +39,7 @@ import {
   kUnit,
   kWordsPerUnit,
 } from './layout.js';
+import { KindCode, disposeBlock } from './kinds.js';
 import { Ledger, forEachEntry, threadTableStart } from './ledger.js';
 import { Tickets, type Ticket } from './tickets.js';
 import { Words } from './words.js';
@@ -247,8 +248,21 @@ export class HeapCore {
   #drop(unit: number): void {
     const at = unit * kWordsPerUnit + B_REFS;
     const before = this.w.sub(at, 1);
-    if (before === 1) this.alloc.free(unit);
-    else if (before <= 0) {
+    if (before === 1) {
+      const base = unit * kWordsPerUnit;
+      const kind = this.w.get(base + B_VERKIND) >>> 16;
+      if (kind !== KindCode.array) {
+        const byteLength = this.w.getU(base + B_LEN_HI) * 2 ** 32 + this.w.getU(base + B_LEN_LO);
+        disposeBlock(kind, {
+          heapId: this.id,
+          buffer: this.buffer,
+          unit,
+          byteOffset: (unit + 1) * kUnit,
+          byteLength,
+        });
+      }
+      this.alloc.free(unit);
+    } else if (before <= 0) {
       this.w.add(at, 1);
       throw new CorruptError(
         `Reference count of block ${unit} was ${before} before a release: released twice?`,

@@ -20,15 +20,51 @@ export interface Shareable {
   close(): void;
 }
 
+/** Where a block being freed lives, for a kind's `dispose`. */
+export interface FreedBlock {
+  heapId: number;
+  buffer: SharedArrayBuffer;
+  unit: number;
+  /** Absolute byte offset and length of the payload. */
+  byteOffset: number;
+  byteLength: number;
+}
+
 export interface SharedKind {
   name: string;
+  /** Block kind code (see {@link KindCode}). */
+  code: number;
   attach(handle: Handle): Shareable;
+  /**
+   * Called once, in whichever thread drops the last reference, just before the block is freed:
+   * release what the payload itself holds (a queue's unconsumed items, say). Errors are reported
+   * as warnings and never stop the free.
+   */
+  dispose?(block: FreedBlock): void;
 }
 
 const kinds = new Map<string, SharedKind>();
+const byCode = new Map<number, SharedKind>();
 
 export function registerKind(kind: SharedKind): void {
   kinds.set(kind.name, kind);
+  byCode.set(kind.code, kind);
+}
+
+/** Runs the `dispose` of the kind with `code`, if any. */
+export function disposeBlock(code: number, block: FreedBlock): void {
+  const dispose = byCode.get(code)?.dispose;
+  if (dispose === undefined) return;
+  try {
+    dispose(block);
+  } catch (err) {
+    process.emitWarning(
+      `shmframe: releasing the contents of a freed block (kind ${code}) failed: ${String(err)}`,
+      {
+        code: 'SHMFRAME_DISPOSE_FAILED',
+      },
+    );
+  }
 }
 
 /** True for any shmframe shared object (from any copy of this module). */
