@@ -35,3 +35,16 @@ export {
 } from './errors.js';
 export type { ErrorCode, EncodedError } from './errors.js';
 export { parseSize, formatBytes } from './util/size.js';
+export { SharedFrame } from './frame/shared-frame.js';
+export type {
+  FrameOptions,
+  FromOptions,
+  PerColumn,
+  DisplayOptions,
+  Schema,
+  SchemaInput,
+  ArrowModule,
+  FrameColumn,
+  FrameRow,
+} from './frame/shared-frame.js';
+export { Utf8Column, CategoryColumn, BytesColumn } from './frame/columns.js';

@@ -39,7 +39,38 @@ interface ViewSpec {
   offset: number;
   shape: number[];
   strides: number[];
+  /** Set when the view lives in a block of another kind (a frame's columns): see {@link ArrayHost}. */
+  host?: ArrayHost;
 }
+
+/**
+ * @internal Where an array view lives when its block is not an array block: the block's kind
+ * code and a kind-specific spec (for a frame, the dtype group its columns belong to). The hosting
+ * kind registers a resolver ({@link registerArrayHost}) that checks the spec against the block
+ * and returns the element region the view may reach, so a forged handle cannot read past it.
+ */
+export interface ArrayHost {
+  code: number;
+  spec: unknown;
+}
+
+/** @internal Checks a host spec against its block: the dtype and element region a view may use. */
+export type ArrayHostResolver = (
+  buffer: SharedArrayBuffer,
+  byteOffset: number,
+  byteLength: number,
+  spec: unknown,
+) => { dt: DType; dataOffset: number; size: number };
+
+const hosts = new Map<number, ArrayHostResolver>();
+
+/** @internal Lets arrays live in blocks of kind `code` (frames register this at load). */
+export function registerArrayHost(code: number, resolve: ArrayHostResolver): void {
+  hosts.set(code, resolve);
+}
+
+/** @internal Static factory key: `SharedArray[kHostedArray](ref, host, view)`. */
+export const kHostedArray = Symbol('shmframe.hostedArray');
 
 function heapOf(options: ArrayOptions | undefined): Heap {
   if (options === undefined || options.heap === undefined) return Heap.default();
@@ -70,11 +101,20 @@ export class SharedArray {
   readonly #contiguous: boolean;
   /** This object shows the whole block as allocated (its handle needs no view). */
   readonly #whole: boolean;
+  readonly #host: ArrayHost | undefined;
   #handle: Handle<ViewSpec> | undefined;
 
-  private constructor(ref: BlockRef, dt: DType, dataOffset: number, view: ViewSpec, whole = false) {
+  private constructor(
+    ref: BlockRef,
+    dt: DType,
+    dataOffset: number,
+    view: ViewSpec,
+    whole = false,
+    host?: ArrayHost,
+  ) {
     this.#ref = ref;
     this.#whole = whole;
+    this.#host = host;
     this.#dt = dt;
     this.#dataOffset = dataOffset;
     this.#offset = view.offset;
@@ -249,6 +289,22 @@ export class SharedArray {
    * carries. Throws SHMFRAME_ERR_CLOSED if the array was freed meanwhile.
    */
   static attach(handle: Handle): SharedArray {
+    const host = (handle as Partial<Handle<ViewSpec>> | null)?.view?.host;
+    if (host !== undefined) {
+      const code = (host as Partial<ArrayHost> | null)?.code;
+      if (typeof code !== 'number' || !hosts.has(code)) {
+        throw new CorruptError(
+          `Handle names an array view inside a block of kind ${describe(code)}, which no class in this thread hosts: import 'shmframe' first`,
+        );
+      }
+      const { ref, handle: h } = BlockRef.adopt(handle, kKind, code, 'SharedArray');
+      try {
+        return SharedArray[kHostedArray](ref, host, h.view as ViewSpec);
+      } catch (err) {
+        ref.release();
+        throw err;
+      }
+    }
     const { ref, handle: h } = BlockRef.adopt(handle, kKind, KindCode.array, 'SharedArray');
     try {
       const meta = readMeta(ref.heap.buffer, ref.byteOffset, ref.byteLength);
@@ -266,6 +322,22 @@ export class SharedArray {
       ref.release();
       throw err;
     }
+  }
+
+  /**
+   * @internal A view over elements of a block of another kind (a frame's same-dtype columns),
+   * taking ownership of `ref`. The host's resolver checks the spec and bounds the view.
+   */
+  static [kHostedArray](
+    ref: BlockRef,
+    host: ArrayHost,
+    view: Pick<ViewSpec, 'offset' | 'shape' | 'strides'>,
+  ): SharedArray {
+    const resolve = hosts.get(host.code);
+    if (resolve === undefined) throw new CorruptError(`No array host for kind ${host.code}`);
+    const r = resolve(ref.heap.buffer, ref.byteOffset, ref.byteLength, host.spec);
+    const v = checkView({ offset: view.offset, shape: view.shape, strides: view.strides }, r.size);
+    return new SharedArray(ref, r.dt, r.dataOffset, v, false, { code: host.code, spec: host.spec });
   }
 
   /** True for a SharedArray from any copy of this module. */
@@ -414,7 +486,7 @@ export class SharedArray {
   // ------------------------------------------------------------------ views and copies
 
   #view(view: ViewSpec): SharedArray {
-    return new SharedArray(this.#ref.dup(), this.#dt, this.#dataOffset, view);
+    return new SharedArray(this.#ref.dup(), this.#dt, this.#dataOffset, view, false, this.#host);
   }
 
   /**
@@ -535,12 +607,13 @@ export class SharedArray {
 
   /** @internal A handle with a new reference on every call (used by Pool and queues). */
   [kShare](): Handle<ViewSpec> {
-    return this.#ref.share(
-      kKind,
-      this.#whole
-        ? undefined
-        : { offset: this.#offset, shape: this.#shape.slice(), strides: this.#strides.slice() },
-    );
+    const view: ViewSpec = {
+      offset: this.#offset,
+      shape: this.#shape.slice(),
+      strides: this.#strides.slice(),
+    };
+    if (this.#host !== undefined) view.host = this.#host;
+    return this.#ref.share(kKind, this.#whole ? undefined : view);
   }
 
   /** Drops this thread's reference; the last one (in any thread) frees the memory. Idempotent. */
@@ -603,7 +676,7 @@ function checkView(view: unknown, baseSize: number): ViewSpec {
       `Handle's view reaches element ${(v.offset as number) + span - 1} of an array of ${baseSize} elements`,
     );
   }
-  return v as ViewSpec;
+  return { offset: v.offset as number, shape: v.shape as number[], strides: v.strides as number[] };
 }
 
 function inferScalarDtype(value: unknown): string {

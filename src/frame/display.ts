@@ -1,0 +1,121 @@
+/**
+ * Text display of a frame, like pandas: a header row of names, a row of dtypes, right-aligned
+ * numbers and left-aligned text; long frames show their first and last rows around `...`, wide
+ * ones their first and last columns around `...`.
+ */
+
+/** Display options of `toString`. */
+export interface DisplayOptions {
+  /**
+   * Frames with more rows than this show only `minRows` (half from the top, half from the end).
+   * @default 60
+   */
+  maxRows?: number;
+  /** Rows shown when a frame is truncated. @default 10 */
+  minRows?: number;
+  /** Widest line, in characters; columns beyond it are elided in the middle. @default 100 */
+  width?: number;
+  /** Longest cell, in characters; longer text ends with `…`. @default 30 */
+  maxCellWidth?: number;
+}
+
+export interface TableSource {
+  names: readonly string[];
+  dtypes: readonly string[];
+  length: number;
+  cell(row: number, col: number): unknown;
+  footer: string;
+}
+
+function formatValue(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'number') {
+    if (Number.isNaN(v)) return 'NaN';
+    if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+    const s = String(Number(v.toPrecision(6)));
+    return s;
+  }
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) return 'NaT';
+    const iso = v.toISOString();
+    if (iso.endsWith('T00:00:00.000Z')) return iso.slice(0, 10);
+    return iso.replace('T', ' ').replace(/(\.000)?Z$/, '');
+  }
+  if (typeof v === 'string') return v.replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  return String(v);
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? s.slice(0, Math.max(1, max - 1)) + '…' : s;
+}
+
+const isNumeric = (dtype: string): boolean => /^[<|][iuf]/.test(dtype);
+
+/** Formats `source` as an aligned table. */
+export function formatTable(source: TableSource, options: DisplayOptions = {}): string {
+  const maxRows = options.maxRows ?? 60;
+  const minRows = options.minRows ?? 10;
+  const width = options.width ?? 100;
+  const maxCell = options.maxCellWidth ?? 30;
+  const n = source.length;
+  const rowIds: number[] = [];
+  if (n <= maxRows) for (let i = 0; i < n; i++) rowIds.push(i);
+  else {
+    const top = Math.ceil(minRows / 2);
+    for (let i = 0; i < top; i++) rowIds.push(i);
+    rowIds.push(-1);
+    for (let i = n - Math.floor(minRows / 2); i < n; i++) rowIds.push(i);
+  }
+  const labels = rowIds.map((r) => (r < 0 ? '...' : String(r)));
+  const labelWidth = Math.max(0, ...labels.map((l) => l.length));
+  // Every column's text and width.
+  const cols = source.names.map((name, c) => {
+    const dtype = source.dtypes[c] as string;
+    const cells = rowIds.map((r) =>
+      r < 0 ? '...' : clip(formatValue(source.cell(r, c)), maxCell),
+    );
+    if (dtype.startsWith('<f')) {
+      // Floats with an integral value print as `2.0`, as in pandas.
+      for (let i = 0; i < cells.length; i++)
+        if (/^-?\d+$/.test(cells[i] as string)) cells[i] += '.0';
+    }
+    const head = clip(name, maxCell);
+    const w = Math.max(head.length, dtype.length, ...cells.map((s) => s.length));
+    return { head, dtype, cells, w, right: isNumeric(dtype) || dtype === '|b1' };
+  });
+  // Elide middle columns until the lines fit.
+  let shown = cols.map((_, i) => i);
+  const lineWidth = (ids: number[]): number =>
+    labelWidth + ids.reduce((s, i) => s + 2 + (i < 0 ? 3 : (cols[i]?.w ?? 0)), 0);
+  if (lineWidth(shown) > width && cols.length > 2) {
+    let left = Math.ceil(cols.length / 2);
+    let right = Math.floor(cols.length / 2);
+    const pick = (): number[] => [
+      ...cols.slice(0, left).map((_, i) => i),
+      -1,
+      ...cols.slice(cols.length - right).map((_, i) => cols.length - right + i),
+    ];
+    shown = pick();
+    while (lineWidth(shown) > width && left + right > 2) {
+      if (left > right) left--;
+      else right--;
+      shown = pick();
+    }
+  }
+  const pad = (s: string, w: number, right: boolean): string =>
+    right ? s.padStart(w) : s.padEnd(w);
+  const line = (label: string, part: (c: (typeof cols)[number]) => string): string =>
+    [
+      label.padEnd(labelWidth),
+      ...shown.map((i) => {
+        const c = cols[i];
+        return c === undefined ? '...' : pad(part(c), c.w, c.right);
+      }),
+    ]
+      .join('  ')
+      .trimEnd();
+  const out = [line('', (c) => c.head), line('', (c) => c.dtype)];
+  rowIds.forEach((_, k) => out.push(line(labels[k] as string, (c) => c.cells[k] as string)));
+  out.push('', source.footer);
+  return out.join('\n');
+}

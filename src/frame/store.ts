@@ -1,0 +1,312 @@
+/**
+ * FrameStore: one thread's engine for one frame block. It turns the checked layout into
+ * TypedArray views (one set per attach, shared by every view of the frame in this thread) and
+ * implements cell reads and writes, validity bits and the committed length. The public
+ * `SharedFrame` validates arguments and holds references; the store does the memory work.
+ */
+import { CorruptError, InvalidArgumentError, describe } from '../errors.js';
+import { datetimeToDate, kNaT, typedView, type DType, type TypedArray } from '../array/dtype.js';
+import { readFixedBytes, writeElement } from '../array/element.js';
+import { Dictionary } from './dictionary.js';
+import {
+  F_LENGTH,
+  columnWords,
+  readLayout,
+  type ColumnLayout,
+  type FrameLayout,
+} from './layout.js';
+import type { ColumnKind } from './schema.js';
+
+/** One column's views in this thread. */
+export interface Col {
+  readonly index: number;
+  readonly name: string;
+  readonly kind: ColumnKind;
+  /** Value dtype (fixed columns); `<i4` for the offsets of utf8 and the codes of category. */
+  readonly dt: DType;
+  readonly dtype: string;
+  readonly layout: ColumnLayout;
+  /** Values (`stride` elements; bytes for |S), utf8 offsets (capacity + 1) or category codes. */
+  readonly data: TypedArray;
+  /** The same memory as int32 pairs, for 8-byte columns (writes int64 without BigInts). */
+  readonly data32: Int32Array | undefined;
+  readonly valid32: Int32Array;
+  readonly valid8: Uint8Array;
+  /** utf8 bytes (whole region). */
+  readonly bytes: Buffer | undefined;
+  readonly dict: Dictionary | undefined;
+  /** The column record's words (counters and locks). */
+  readonly words: Int32Array;
+}
+
+const r64 = (n: number): number => Math.ceil(n / 64) * 64;
+
+export class FrameStore {
+  readonly buffer: SharedArrayBuffer;
+  readonly base: number;
+  readonly layout: FrameLayout;
+  readonly header: Int32Array;
+  readonly byName: ReadonlyMap<string, number>;
+  /** Per-thread label -> row map for `loc` (see index-map.ts). */
+  indexCache: unknown;
+  /** Column views, made on first use (a frame may have thousands of columns). */
+  readonly #cols: Array<Col | undefined>;
+
+  private constructor(buffer: SharedArrayBuffer, base: number, layout: FrameLayout) {
+    this.buffer = buffer;
+    this.base = base;
+    this.layout = layout;
+    this.header = new Int32Array(buffer, base, 16);
+    this.#cols = new Array<Col | undefined>(layout.columns.length);
+    this.byName = new Map(layout.columns.map((c, i) => [c.name, i]));
+  }
+
+  get ncols(): number {
+    return this.layout.columns.length;
+  }
+
+  /** Column `i`'s views (`i` must be a valid column index). */
+  column(i: number): Col {
+    let c = this.#cols[i];
+    if (c === undefined) {
+      const l = this.layout.columns[i] as ColumnLayout;
+      c = makeCol(this.buffer, this.base, this.layout.capacity, l, i);
+      this.#cols[i] = c;
+    }
+    return c;
+  }
+
+  /** Opens a block (checked first: a damaged block is refused, never read out of bounds). */
+  static open(buffer: SharedArrayBuffer, base: number, byteLength: number): FrameStore {
+    return new FrameStore(buffer, base, readLayout(buffer, base, byteLength));
+  }
+
+  get capacity(): number {
+    return this.layout.capacity;
+  }
+
+  /** Committed rows. */
+  length(): number {
+    return Atomics.load(this.header, F_LENGTH);
+  }
+
+  /** The column named `name`, or a clear error listing the columns. */
+  col(name: unknown, shown?: readonly number[]): Col {
+    const i = typeof name === 'string' ? this.byName.get(name) : undefined;
+    if (i === undefined || (shown !== undefined && !shown.includes(i))) {
+      const all = this.layout.columns;
+      const names = shown === undefined ? all.map((c) => c.name) : shown.map((k) => all[k]?.name);
+      const list = names.length > 20 ? [...names.slice(0, 20), '...'] : names;
+      throw new InvalidArgumentError(
+        `Unknown column ${describe(name)}: the frame's columns are ${JSON.stringify(list)}`,
+      );
+    }
+    return this.column(i);
+  }
+}
+
+function makeCol(
+  buffer: SharedArrayBuffer,
+  base: number,
+  capacity: number,
+  l: ColumnLayout,
+  index: number,
+): Col {
+  const dt = l.type.dt;
+  const validBytes = r64(Math.ceil(capacity / 8));
+  let data: TypedArray;
+  let data32: Int32Array | undefined;
+  let bytes: Buffer | undefined;
+  let dict: Dictionary | undefined;
+  const words = columnWords(buffer, base, index);
+  if (l.type.kind === 'fixed') {
+    data =
+      dt.kind === 'S'
+        ? new Uint8Array(buffer, base + l.data, l.stride * dt.itemsize)
+        : typedView(dt.ctor, buffer, base + l.data, l.stride);
+    if (dt.itemsize === 8) data32 = new Int32Array(buffer, base + l.data, l.stride * 2);
+  } else if (l.type.kind === 'utf8') {
+    data = new Int32Array(buffer, base + l.data, capacity + 1);
+    bytes = Buffer.from(buffer, base + l.bytes, l.bytesCap);
+  } else {
+    data = new Int32Array(buffer, base + l.data, capacity);
+    dict = new Dictionary(
+      words,
+      new Int32Array(buffer, base + l.dictOffsets, l.dictCap + 1),
+      Buffer.from(buffer, base + l.bytes, l.bytesCap),
+      l.name,
+    );
+  }
+  return {
+    index,
+    name: l.name,
+    kind: l.type.kind,
+    dt,
+    dtype: l.type.dtype,
+    layout: l,
+    data,
+    data32,
+    valid32: new Int32Array(buffer, base + l.validity, validBytes / 4),
+    valid8: new Uint8Array(buffer, base + l.validity, validBytes),
+    bytes,
+    dict,
+    words,
+  };
+}
+
+// ------------------------------------------------------------------ validity bits
+
+export function isValid(c: Col, row: number): boolean {
+  return (((c.valid32[row >>> 5] as number) >>> (row & 31)) & 1) === 1;
+}
+
+/** Sets or clears one bit atomically, so writers of neighbouring rows never lose each other's bits. */
+export function setValid(c: Col, row: number, valid: boolean): void {
+  const bit = 1 << (row & 31);
+  if (valid) Atomics.or(c.valid32, row >>> 5, bit);
+  else Atomics.and(c.valid32, row >>> 5, ~bit);
+}
+
+function bitRange(a: number, b: number): number {
+  return b - a === 32 ? -1 : ((1 << (b - a)) - 1) << a;
+}
+
+/**
+ * Writes the validity of rows [start, start + n) from `flags` (1 valid, 0 null; undefined: all
+ * valid). Words wholly inside the range belong to this writer (the rows are not yet committed)
+ * and are stored plainly; the two edge words are shared with neighbours and changed atomically.
+ */
+export function writeValidity(
+  c: Col,
+  start: number,
+  n: number,
+  flags: Uint8Array | undefined,
+): void {
+  const v = c.valid32;
+  const end = start + n;
+  let row = start;
+  while (row < end) {
+    const w = row >>> 5;
+    const wStart = w * 32;
+    const hi = Math.min(end, wStart + 32);
+    const mask = bitRange(row - wStart, hi - wStart);
+    let bits = 0;
+    if (flags === undefined) bits = mask;
+    else for (let r = row; r < hi; r++) if (flags[r - start] === 1) bits |= 1 << (r & 31);
+    if (mask === -1) v[w] = bits;
+    else {
+      Atomics.and(v, w, ~mask | bits);
+      Atomics.or(v, w, bits);
+    }
+    row = hi;
+  }
+}
+
+// ------------------------------------------------------------------ cells
+
+/** The value of one cell: null when null; Date for datetimes; bigint for 64-bit integers. */
+export function readCell(c: Col, row: number): unknown {
+  if (!isValid(c, row)) return null;
+  switch (c.kind) {
+    case 'fixed': {
+      const dt = c.dt;
+      if (dt.kind === 'S')
+        return readFixedBytes(c.data as Uint8Array, row * dt.itemsize, dt.itemsize);
+      const v = c.data[row] as number | bigint;
+      if (dt.kind === 'b') return v !== 0;
+      if (dt.kind === 'M') return datetimeToDate(v as bigint, dt.unit ?? 'ms');
+      return v;
+    }
+    case 'utf8': {
+      const o = c.data as Int32Array;
+      return (c.bytes as Buffer).toString('utf8', o[row] as number, o[row + 1] as number);
+    }
+    default: {
+      const code = c.data[row] as number;
+      const label = (c.dict as Dictionary).label(code);
+      if (label === undefined) {
+        throw new CorruptError(
+          `Row ${row} of category column ${JSON.stringify(c.name)} holds code ${code}, ` +
+            `outside its dictionary of ${(c.dict as Dictionary).size} labels (codes written directly?)`,
+        );
+      }
+      return label;
+    }
+  }
+}
+
+/** Why utf8 cells cannot be rewritten, and what to use instead. */
+export function immutableUtf8(c: Col, where: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `Cannot set ${where}: utf8 column ${JSON.stringify(c.name)} is immutable once written ` +
+      `(its strings are packed end to end). Use a '|S<n>' column (fixed width) or a 'category' ` +
+      `column for values you change in place; appending new rows is allowed.`,
+  );
+}
+
+/**
+ * Writes one committed cell in place (numbers, booleans, datetimes, |S<n>, category labels) or
+ * null. The value is checked before anything is written, so a bad value changes nothing.
+ */
+export function writeCell(c: Col, row: number, value: unknown, where: string): void {
+  if (value === null || value === undefined) {
+    writeNull(c, row);
+    return;
+  }
+  if (c.kind === 'utf8') throw immutableUtf8(c, where);
+  if (c.kind === 'category') {
+    const code = (c.dict as Dictionary).codeOf(value, where);
+    (c.data as Int32Array)[row] = code;
+    setValid(c, row, true);
+    return;
+  }
+  writeElement(c.dt, c.data, row, value, where);
+  // An invalid Date is NaT, which is null (as in pandas).
+  setValid(c, row, !(c.dt.kind === 'M' && c.data[row] === kNaT));
+}
+
+/**
+ * Marks a cell null; its stored value becomes NaN, NaT, code -1, or zero (a utf8 cell keeps its
+ * bytes, which nothing reads any more).
+ */
+export function writeNull(c: Col, row: number): void {
+  setValid(c, row, false);
+  if (c.kind === 'utf8') return;
+  const dt = c.dt;
+  if (c.kind === 'category') (c.data as Int32Array)[row] = -1;
+  else if (dt.kind === 'S')
+    (c.data as Uint8Array).fill(0, row * dt.itemsize, (row + 1) * dt.itemsize);
+  else if (dt.kind === 'f') c.data[row] = NaN;
+  else if (dt.kind === 'M') c.data[row] = kNaT;
+  else c.data[row] = dt.bigint ? 0n : 0;
+}
+
+// ------------------------------------------------------------------ per-thread store cache
+
+const stores = new Map<string, WeakRef<FrameStore>>();
+const forget = new FinalizationRegistry<string>((key) => {
+  if (stores.get(key)?.deref() === undefined) stores.delete(key);
+});
+
+/**
+ * The store of block (heap, unit, generation) in this thread: attaching the same frame again
+ * (a pool task per item, say) reuses its checked layout and views instead of rebuilding them.
+ * A (unit, generation) pair names one allocation, so a cached store never outlives its block's
+ * identity; the caller holds a reference, so the block is alive.
+ */
+export function storeFor(
+  heapId: number,
+  unit: number,
+  generation: number,
+  buffer: SharedArrayBuffer,
+  byteOffset: number,
+  byteLength: number,
+): FrameStore {
+  const key = `${heapId}:${unit}:${generation}`;
+  const hit = stores.get(key)?.deref();
+  if (hit !== undefined) return hit;
+  const store = FrameStore.open(buffer, byteOffset, byteLength);
+  stores.set(key, new WeakRef(store));
+  forget.register(store, key);
+  return store;
+}
