@@ -48,3 +48,5 @@ export type {
   FrameRow,
 } from './frame/shared-frame.js';
 export { Utf8Column, CategoryColumn, BytesColumn } from './frame/columns.js';
+export { readNpy, writeNpy } from './io/npy/npy.js';
+export type { ReadNpyOptions, NpySource } from './io/npy/npy.js';

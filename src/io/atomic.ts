@@ -1,0 +1,86 @@
+/**
+ * Writers create their output under a temporary name next to the destination and rename it into
+ * place only when complete, so a failed or interrupted write never leaves a truncated file under
+ * the requested name (and never clobbers an existing good one).
+ */
+import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ioError } from './text/file.js';
+
+let counter = 0;
+
+/** A temporary path in the destination's directory (same filesystem, so rename is atomic). */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${++counter}.tmp`);
+}
+
+/** Runs `fn(tempPath)` and renames the result to `path`; removes the temporary file on failure. */
+export async function writeAtomically<T>(
+  path: string,
+  fn: (temp: string) => Promise<T> | T,
+): Promise<T> {
+  const temp = tempPathFor(path);
+  try {
+    const result = await fn(temp);
+    try {
+      renameSync(temp, path);
+    } catch (err) {
+      throw ioError(path, 'write', err);
+    }
+    return result;
+  } catch (err) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Never created, or already gone.
+    }
+    throw err;
+  }
+}
+
+/** A file descriptor for writing, with errors naming the final path. */
+export function openWrite(temp: string, path: string): number {
+  try {
+    return openSync(temp, 'w');
+  } catch (err) {
+    throw ioError(path, 'write', err);
+  }
+}
+
+/** Writes all of `data` at `position` (or at the current position when undefined). */
+export function writeAll(fd: number, path: string, data: Uint8Array, position?: number): void {
+  try {
+    let done = 0;
+    while (done < data.length) {
+      const n = writeSync(
+        fd,
+        data,
+        done,
+        data.length - done,
+        position === undefined ? null : position + done,
+      );
+      done += n;
+    }
+  } catch (err) {
+    throw ioError(path, 'write', err);
+  }
+}
+
+export function closeWrite(fd: number, path: string): void {
+  try {
+    closeSync(fd);
+  } catch (err) {
+    throw ioError(path, 'write', err);
+  }
+}
+
+/** Byte views of at most `chunk` bytes covering `[offset, offset + length)` of `buffer`. */
+export function* byteChunks(
+  buffer: ArrayBufferLike,
+  offset: number,
+  length: number,
+  chunk = 1 << 30,
+): Generator<Uint8Array> {
+  for (let at = 0; at < length; at += chunk)
+    yield new Uint8Array(buffer, offset + at, Math.min(chunk, length - at));
+}
