@@ -40,6 +40,7 @@ import {
   H_OBJECTS,
   H_REPAIRS,
   H_SL_BITMAPS,
+  H_TOP_WATER,
   H_USED_UNITS,
   headerCheck,
   kAllocMagic,
@@ -97,6 +98,7 @@ export class Allocator {
     w.set(H_DATA_START, dataStart);
     w.set(H_END, end);
     w.set(H_HIGH_WATER, dataStart);
+    w.set(H_TOP_WATER, end);
     const a = new Allocator(w, -1);
     const b = end * kWordsPerUnit;
     w.set(b + B_MAGIC, kSentinelMagic);
@@ -215,34 +217,77 @@ export class Allocator {
   // ---------------------------------------------------------------- allocate / free
 
   /**
-   * Allocates a block with `payloadBytes` of payload. Returns its unit and how many leading
-   * payload bytes may hold old data (the rest was never written and is zero).
+   * Allocates a block with `payloadBytes` of payload. Returns its unit and which payload bytes
+   * may hold old data: `dirtyHead` bytes at the start and `dirtyTail` bytes at the end (memory
+   * between the two water marks was never written and is zero). Internal bookkeeping blocks are
+   * carved from the top of the free block found, so they collect at the top of the heap instead
+   * of splitting the space that objects use.
    */
-  allocate(payloadBytes: number, kind: number, what: string): { unit: number; dirtyBytes: number } {
+  allocate(
+    payloadBytes: number,
+    kind: number,
+    what: string,
+    onCommit?: (unit: number, generation: number) => void,
+  ): { unit: number; dirtyHead: number; dirtyTail: number } {
     const units = 1 + Math.ceil(payloadBytes / kUnit);
+    const fromTop = kind >= kInternalKind;
     const w = this.w;
     this.lock();
     let unit: number;
-    let dirtyBytes: number;
+    let dirtyHead: number;
+    let dirtyTail: number;
     try {
-      unit = units < 2 ** 32 ? this.#find(units) : 0;
-      if (unit === 0) throw this.#fullError(payloadBytes, what);
-      this.#remove(unit);
-      const size = this.#hwU(unit, B_SIZE);
-      // Everything below the high-water mark may hold old bytes (payloads or stale headers).
-      const hw = w.getU(H_HIGH_WATER);
-      dirtyBytes = Math.max(0, Math.min(payloadBytes, (hw - unit - 1) * kUnit));
-      let newHw = Math.max(hw, unit + units);
-      if (size - units >= 1) {
-        // Split: write the remainder first so the physical chain stays walkable at every step.
-        const rest = unit + units;
-        this.#makeFree(rest, size - units, unit);
-        this.#hset(unit, B_SIZE, units);
-        this.#hset(rest + size - units, B_PREV, rest);
-        this.#insert(rest);
-        newHw = Math.max(newHw, rest + 1);
+      let found = 0;
+      if (fromTop) {
+        // Prefer the free block that ends the heap, so bookkeeping stays out of the way.
+        const last = this.#hwU(w.getU(H_END), B_PREV);
+        if (
+          last !== 0 &&
+          this.#hw(last, B_MAGIC) === kFreeMagic &&
+          this.#hwU(last, B_SIZE) >= units
+        )
+          found = last;
       }
-      if (newHw !== hw) w.set(H_HIGH_WATER, newHw);
+      if (found === 0 && units < 2 ** 32) found = this.#find(units);
+      if (found === 0) throw this.#fullError(payloadBytes, what);
+      this.#remove(found);
+      const size = this.#hwU(found, B_SIZE);
+      const hw = w.getU(H_HIGH_WATER);
+      const top = w.getU(H_TOP_WATER);
+      unit = found;
+      if (size - units >= 1) {
+        // Split so the physical chain stays walkable after every single write: the new header
+        // first, then the size of the block that covered it, then the back link after it.
+        const next = found + size;
+        if (fromTop) {
+          unit = next - units;
+          this.#hset(unit, B_MAGIC, kFreeMagic); // whatever stale bytes were there, never ALLOC
+          this.#hset(unit, B_SIZE, units);
+          this.#hset(unit, B_PREV, found);
+          this.#hset(found, B_SIZE, size - units);
+          this.#hset(next, B_PREV, unit);
+          this.#insert(found);
+          if (unit < top) w.set(H_TOP_WATER, unit);
+        } else {
+          const rest = found + units;
+          this.#makeFree(rest, size - units, found);
+          this.#hset(found, B_SIZE, units);
+          this.#hset(next, B_PREV, rest);
+          this.#insert(rest);
+          if (rest + 1 > hw && rest < top) w.set(H_HIGH_WATER, rest + 1);
+        }
+      }
+      const payload = (unit + 1) * kUnit;
+      dirtyHead = Math.max(0, Math.min(payloadBytes, hw * kUnit - payload));
+      dirtyTail = Math.max(
+        0,
+        Math.min(payloadBytes - dirtyHead, payload + payloadBytes - top * kUnit),
+      );
+      if (fromTop) {
+        if (unit < w.getU(H_TOP_WATER)) w.set(H_TOP_WATER, unit);
+      } else if (unit + units > w.getU(H_HIGH_WATER) && unit < w.getU(H_TOP_WATER)) {
+        w.set(H_HIGH_WATER, unit + units);
+      }
       let gen = (w.add(H_GEN, 1) + 1) | 0;
       if (gen === 0) gen = w.add(H_GEN, 1) + 1;
       const verkind = (kind << 16) | kLayoutVersion;
@@ -256,9 +301,12 @@ export class Allocator {
       this.#hset(unit, B_CHECK, headerCheck(verkind, gen, units, lenLo, lenHi));
       this.#hset(unit, B_NEXT_FREE, 0);
       this.#hset(unit, B_PREV_FREE, 0);
+      // Recorded by the caller (its ledger) before the block counts as allocated: a thread
+      // stopped anywhere in here leaves either a free block or a recorded one.
+      onCommit?.(unit, gen);
       this.#hset(unit, B_MAGIC, kAllocMagic);
       w.set(H_FREE_UNITS, w.getU(H_FREE_UNITS) - units);
-      if (kind >= kInternalKind) {
+      if (fromTop) {
         w.set(H_INTERNAL_UNITS, w.getU(H_INTERNAL_UNITS) + units);
         w.set(H_INTERNAL_OBJECTS, w.get(H_INTERNAL_OBJECTS) + 1);
       } else {
@@ -268,7 +316,7 @@ export class Allocator {
     } finally {
       this.unlock();
     }
-    return { unit, dirtyBytes };
+    return { unit, dirtyHead, dirtyTail };
   }
 
   #fullError(payloadBytes: number, what: string): HeapFullError {
@@ -298,8 +346,9 @@ export class Allocator {
       const own = this.#hwU(unit, B_SIZE);
       let size = own;
       let start = unit;
-      this.#hset(unit, B_GEN, 0);
+      // Magic first: from here on the block is free for a repair, whatever else is done.
       this.#hset(unit, B_MAGIC, kFreeMagic);
+      this.#hset(unit, B_GEN, 0);
       const next = unit + size;
       if (this.#hw(next, B_MAGIC) === kFreeMagic) {
         this.#remove(next);
@@ -388,14 +437,86 @@ export class Allocator {
     }
   }
 
+  /**
+   * Checks every allocator invariant and returns the violations found (empty when consistent):
+   * the physical chain covers the heap, back links match, no two free blocks are adjacent, the
+   * free lists hold exactly the free blocks in their right classes, and the counters add up.
+   */
+  verify(): string[] {
+    const w = this.w;
+    const problems: string[] = [];
+    this.lock();
+    try {
+      const free = new Set<number>();
+      let prev = 0;
+      let prevFree = false;
+      let used = 0;
+      let internal = 0;
+      let freeUnits = 0;
+      let objects = 0;
+      this.#walk((u, size, magic, kind) => {
+        if (this.#hwU(u, B_PREV) !== prev)
+          problems.push(`block ${u}: back link ${this.#hwU(u, B_PREV)}, expected ${prev}`);
+        const isFree = magic === kFreeMagic;
+        if (!isFree && magic !== kAllocMagic) problems.push(`block ${u}: bad magic ${magic}`);
+        if (isFree && prevFree)
+          problems.push(`block ${u}: two adjacent free blocks (not coalesced)`);
+        if (isFree) {
+          free.add(u);
+          freeUnits += size;
+        } else if (kind >= kInternalKind) internal += size;
+        else {
+          used += size;
+          objects++;
+        }
+        prev = u;
+        prevFree = isFree;
+      });
+      if (this.#hwU(w.getU(H_END), B_PREV) !== prev) problems.push('sentinel back link is wrong');
+      let listed = 0;
+      for (let idx = 0; idx < kFirstLevels * kSecondLevels; idx++) {
+        const fl = idx >>> kSecondLevelBits;
+        const bit = (w.get(H_SL_BITMAPS + fl) >>> (idx & (kSecondLevels - 1))) & 1;
+        const head = w.getU(H_HEADS + idx);
+        if ((head !== 0) !== (bit === 1))
+          problems.push(`class ${idx}: bitmap bit ${bit} but head ${head}`);
+        let back = 0;
+        for (let u = head, guard = 0; u !== 0 && guard < 1e7; guard++) {
+          if (!free.has(u)) problems.push(`class ${idx}: listed block ${u} is not a free block`);
+          else if (mapping(this.#hwU(u, B_SIZE)) !== idx)
+            problems.push(`block ${u} is in the wrong class`);
+          if (this.#hwU(u, B_PREV_FREE) !== back)
+            problems.push(`block ${u}: bad free-list back link`);
+          listed++;
+          back = u;
+          u = this.#hwU(u, B_NEXT_FREE);
+        }
+      }
+      if (listed !== free.size)
+        problems.push(`${listed} listed free blocks, ${free.size} in the chain`);
+      if (w.getU(H_FREE_UNITS) !== freeUnits)
+        problems.push(`free counter ${w.getU(H_FREE_UNITS)}, actual ${freeUnits}`);
+      if (w.getU(H_USED_UNITS) !== used)
+        problems.push(`used counter ${w.getU(H_USED_UNITS)}, actual ${used}`);
+      if (w.getU(H_INTERNAL_UNITS) !== internal)
+        problems.push(`internal counter ${w.getU(H_INTERNAL_UNITS)}, actual ${internal}`);
+      if (w.get(H_OBJECTS) !== objects)
+        problems.push(`objects counter ${w.get(H_OBJECTS)}, actual ${objects}`);
+    } finally {
+      this.unlock();
+    }
+    return problems;
+  }
+
   // ---------------------------------------------------------------- recovery
 
   /**
    * If the allocator lock is held by `threadId`, which the caller knows to be dead, takes the
    * lock over and rebuilds free lists, bitmaps and counters from the physical chain. Blocks that
    * a dead thread was allocating or freeing become free or stay allocated, never half of each.
+   * `whileLocked` runs before the lock is released.
    */
-  repairIfOwnedBy(threadId: number): boolean {
+  repairIfOwnedBy(threadId: number, whileLocked?: () => void): boolean {
     const w = this.w;
     if (w.cas(H_LOCK, threadId + 1, this.#me) !== threadId + 1) return false;
     try {
@@ -449,6 +570,8 @@ export class Allocator {
       w.set(H_OBJECTS, objects);
       w.set(H_INTERNAL_OBJECTS, internalObjects);
       w.add(H_REPAIRS, 1);
+      // Settle the dead thread's references before anyone can reuse the blocks it was touching.
+      whileLocked?.();
     } finally {
       this.unlock();
     }

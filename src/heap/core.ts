@@ -27,12 +27,20 @@ import {
   H_TICKET_CAP,
   H_VERSION,
   T_LEDGER,
+  T_LEDGER_NEXT,
+  T_LEDGER_OLD,
   T_STATE,
   T_THREAD,
   headerCheck,
   kAllocMagic,
   kHeapMagic,
+  kKindLedger,
   kLayoutVersion,
+  kOpAdopt,
+  kOpAlloc,
+  kOpDrop,
+  kOpRetain,
+  kOpShare,
   kThreadFree,
   kThreadWords,
   kTicketWords,
@@ -40,7 +48,7 @@ import {
   kWordsPerUnit,
 } from './layout.js';
 import { KindCode, disposeBlock } from './kinds.js';
-import { Ledger, forEachEntry, threadTableStart } from './ledger.js';
+import { Ledger, ledgerEntries, resolvePending, threadTableStart } from './ledger.js';
 import { Tickets, type Ticket } from './tickets.js';
 import { Words } from './words.js';
 
@@ -152,15 +160,30 @@ export class HeapCore {
 
   /** Allocates a block holding one reference owned by this thread. */
   allocate(payloadBytes: number, kind: number, what: string, zero: boolean): BlockInfo {
-    const { unit, dirtyBytes } = this.alloc.allocate(payloadBytes, kind, what);
-    const byteOffset = (unit + 1) * kUnit;
-    if (zero && dirtyBytes > 0) fillZero(this.buffer, byteOffset, dirtyBytes);
+    const L = this.ledger;
+    const tracked = L.prepare();
+    if (tracked) L.begin(kOpAlloc, 0, 0);
+    let res: { unit: number; dirtyHead: number; dirtyTail: number };
     try {
-      this.ledger.add(unit);
-    } catch (err) {
-      this.alloc.free(unit);
-      throw err;
+      res = this.alloc.allocate(
+        payloadBytes,
+        kind,
+        what,
+        tracked
+          ? (u, gen) => {
+              L.setPendingUnit(u, gen);
+              L.add(u);
+            }
+          : undefined,
+      );
+    } finally {
+      L.end();
     }
+    const { unit, dirtyHead, dirtyTail } = res;
+    const byteOffset = (unit + 1) * kUnit;
+    if (zero && dirtyHead > 0) fillZero(this.buffer, byteOffset, dirtyHead);
+    if (zero && dirtyTail > 0)
+      fillZero(this.buffer, byteOffset + payloadBytes - dirtyTail, dirtyTail);
     return {
       unit,
       generation: this.w.get(unit * kWordsPerUnit + B_GEN),
@@ -228,41 +251,30 @@ export class HeapCore {
     };
   }
 
-  /** Adds a reference for this thread to a block this thread already holds. */
+  // Every reference operation below is recorded in this thread's table entry (begin / a phase
+  // set atomically with the count change / end), so that if the thread is terminated anywhere
+  // in the middle, releaseThread knows exactly which references it held. See ledger.ts.
+
+  /** Adds a reference for this thread to a block this thread already holds (a view). */
   retain(unit: number): void {
-    this.w.add(unit * kWordsPerUnit + B_REFS, 1);
-    try {
-      this.ledger.add(unit);
-    } catch (err) {
-      this.#drop(unit);
-      throw err;
-    }
+    const L = this.ledger;
+    L.prepare();
+    L.begin(kOpRetain, unit, this.w.get(unit * kWordsPerUnit + B_GEN));
+    this.w.addMark(unit * kWordsPerUnit + B_REFS, 1, L.phaseWord);
+    L.add(unit);
+    L.end();
   }
 
-  /** Drops one reference of this thread; the last one frees the block. */
+  /** Drops one reference of this thread; the last one (in any thread) frees the block. */
   release(unit: number): void {
-    this.ledger.remove(unit);
-    this.#drop(unit);
-  }
-
-  #drop(unit: number): void {
+    const L = this.ledger;
+    L.begin(kOpDrop, unit, this.w.get(unit * kWordsPerUnit + B_GEN));
+    L.remove(unit);
     const at = unit * kWordsPerUnit + B_REFS;
-    const before = this.w.sub(at, 1);
-    if (before === 1) {
-      const base = unit * kWordsPerUnit;
-      const kind = this.w.get(base + B_VERKIND) >>> 16;
-      if (kind !== KindCode.array) {
-        const byteLength = this.w.getU(base + B_LEN_HI) * 2 ** 32 + this.w.getU(base + B_LEN_LO);
-        disposeBlock(kind, {
-          heapId: this.id,
-          buffer: this.buffer,
-          unit,
-          byteOffset: (unit + 1) * kUnit,
-          byteLength,
-        });
-      }
-      this.alloc.free(unit);
-    } else if (before <= 0) {
+    const before = this.w.decMark(at, L.phaseWord);
+    if (before === 1) this.#destroy(unit);
+    L.end();
+    if (before <= 0) {
       this.w.add(at, 1);
       throw new CorruptError(
         `Reference count of block ${unit} was ${before} before a release: released twice?`,
@@ -270,14 +282,37 @@ export class HeapCore {
     }
   }
 
+  /** Runs the kind's dispose hook and frees a block whose count reached zero. */
+  #destroy(unit: number): void {
+    const base = unit * kWordsPerUnit;
+    const kind = this.w.get(base + B_VERKIND) >>> 16;
+    if (kind !== KindCode.array) {
+      const byteLength = this.w.getU(base + B_LEN_HI) * 2 ** 32 + this.w.getU(base + B_LEN_LO);
+      disposeBlock(kind, {
+        heapId: this.id,
+        buffer: this.buffer,
+        unit,
+        byteOffset: (unit + 1) * kUnit,
+        byteLength,
+      });
+    }
+    this.alloc.free(unit);
+  }
+
   /** A new reference owned by a ticket, for a handle. */
   share(unit: number): Ticket {
-    this.w.add(unit * kWordsPerUnit + B_REFS, 1);
+    const L = this.ledger;
+    L.prepare();
+    L.begin(kOpShare, unit, this.w.get(unit * kWordsPerUnit + B_GEN));
+    const at = unit * kWordsPerUnit + B_REFS;
+    this.w.addMark(at, 1, L.phaseWord);
     try {
-      return this.tickets.create(unit);
+      return this.tickets.create(unit, L.auxWord, L.phaseWord);
     } catch (err) {
-      this.#drop(unit);
+      if (this.w.decMark(at, -1) === 1) this.#destroy(unit);
       throw err;
+    } finally {
+      L.end();
     }
   }
 
@@ -293,15 +328,15 @@ export class HeapCore {
     kindName: string,
   ): BlockInfo {
     const info = this.inspect(unit, generation, kind, kindName);
-    if (this.tickets.consume(ticket, info.unit)) {
-      try {
-        this.ledger.add(info.unit);
-      } catch (err) {
-        this.#drop(info.unit);
-        throw err;
-      }
+    const L = this.ledger;
+    L.prepare();
+    L.begin(kOpAdopt, info.unit, info.generation);
+    if (this.tickets.consume(ticket, info.unit, L.phaseWord)) {
+      L.add(info.unit);
+      L.end();
       return info;
     }
+    L.end();
     // Ticket already used: take a new reference under the allocator lock, where no block can be
     // freed or re-split between the check and the increment.
     this.alloc.lock();
@@ -313,60 +348,103 @@ export class HeapCore {
           `The ${kindName} this handle names is being freed (its last reference was dropped)`,
         );
       }
-      this.w.add(at, 1);
+      L.begin(kOpRetain, info.unit, info.generation);
+      this.w.addMark(at, 1, L.phaseWord);
     } finally {
       this.alloc.unlock();
     }
-    try {
-      this.ledger.add(info.unit);
-    } catch (err) {
-      this.#drop(info.unit);
-      throw err;
-    }
+    L.add(info.unit);
+    L.end();
     return info;
   }
 
   /** Drops the reference of a handle that will never be attached. True if it was outstanding. */
   releaseTicket(unit: number, ticket: Ticket): boolean {
-    if (!this.tickets.consume(ticket, unit)) return false;
-    this.#drop(unit);
+    if (!Number.isInteger(unit) || unit < this.dataStart || unit >= this.end) return false;
+    const L = this.ledger;
+    L.prepare();
+    L.begin(kOpAdopt, unit, this.w.get(unit * kWordsPerUnit + B_GEN));
+    if (!this.tickets.consume(ticket, unit, L.phaseWord)) {
+      L.end();
+      return false;
+    }
+    L.add(unit);
+    L.end();
+    this.release(unit);
     return true;
   }
 
   /** Drops every reference thread `tid` still held (it must have exited). */
   releaseThread(tid: number): ReleaseReport {
     const w = this.w;
-    const repaired = this.alloc.repairIfOwnedBy(tid);
-    let references = 0;
     const start = threadTableStart(w);
     const cap = w.get(H_THREAD_CAP);
+    let entry = -1;
     for (let i = 0; i < cap; i++) {
       const at = start + i * kThreadWords;
-      if (w.load(at + T_STATE) === kThreadFree || w.load(at + T_THREAD) !== tid) continue;
-      const ledgerUnit = w.load(at + T_LEDGER) >>> 0;
-      if (ledgerUnit !== 0) {
-        const held: Array<[number, number]> = [];
-        forEachEntry(w, ledgerUnit, (unit, count) => held.push([unit, count]));
-        for (const [unit, count] of held) {
-          if (
-            unit < this.dataStart ||
-            unit >= this.end ||
-            w.get(unit * kWordsPerUnit + B_MAGIC) !== kAllocMagic
-          )
-            continue;
-          for (let k = 0; k < count; k++) {
-            this.#drop(unit);
-            references++;
+      if (w.load(at + T_STATE) !== kThreadFree && w.load(at + T_THREAD) === tid) {
+        entry = at;
+        break;
+      }
+    }
+    if (entry < 0) return { references: 0, repaired: this.alloc.repairIfOwnedBy(tid) };
+    let references = 0;
+    const toFree: number[] = [];
+    const ledgers: number[] = [];
+    const settle = (): void => {
+      const counts = ledgerEntries(w, w.load(entry + T_LEDGER) >>> 0);
+      const pending = resolvePending(w, entry);
+      if (pending !== undefined) {
+        counts.set(pending.unit, pending.count);
+        if (pending.mustFree) toFree.push(pending.unit);
+        if (pending.orphanTicket >= 0) this.tickets.clear(pending.orphanTicket);
+      }
+      for (const [unit, count] of counts) {
+        if (count <= 0 || unit < this.dataStart || unit >= this.end) continue;
+        if (w.get(unit * kWordsPerUnit + B_MAGIC) !== kAllocMagic) continue;
+        for (let k = 0; k < count; k++) {
+          const before = w.sub(unit * kWordsPerUnit + B_REFS, 1);
+          if (before <= 0) {
+            w.add(unit * kWordsPerUnit + B_REFS, 1); // the ledger overstates: never go below zero
+            break;
+          }
+          references++;
+          if (before === 1) {
+            toFree.push(unit);
+            break;
           }
         }
-        this.alloc.free(ledgerUnit);
       }
-      w.store(at + T_LEDGER, 0);
-      w.store(at + T_STATE, kThreadFree);
-      if (tid === threadId) {
-        this.ledger.reset();
-        this.epoch++;
+      // Its ledger blocks, including one being built or replaced when it died; never one that
+      // another thread has taken as its own since.
+      const others = new Set<number>();
+      for (let i = 0; i < cap; i++) {
+        const at = start + i * kThreadWords;
+        if (at !== entry && w.load(at + T_STATE) !== kThreadFree) {
+          others.add(w.load(at + T_LEDGER) >>> 0).add(w.load(at + T_LEDGER_NEXT) >>> 0);
+        }
       }
+      for (const field of [T_LEDGER, T_LEDGER_NEXT, T_LEDGER_OLD]) {
+        const u = w.load(entry + field) >>> 0;
+        if (u === 0 || ledgers.includes(u) || others.has(u) || u < this.dataStart || u >= this.end)
+          continue;
+        const base = u * kWordsPerUnit;
+        if (w.get(base + B_MAGIC) === kAllocMagic && w.get(base + B_VERKIND) >>> 16 === kKindLedger)
+          ledgers.push(u);
+      }
+    };
+    const repaired = this.alloc.repairIfOwnedBy(tid, settle);
+    if (!repaired) settle();
+    for (const u of ledgers) this.alloc.free(u);
+    for (let k = 1; k < kThreadWords; k++) w.store(entry + k, 0);
+    w.store(entry + T_STATE, kThreadFree);
+    if (tid === threadId) {
+      this.ledger.reset();
+      this.epoch++;
+    }
+    for (const unit of toFree) {
+      const base = unit * kWordsPerUnit;
+      if (w.get(base + B_MAGIC) === kAllocMagic && w.load(base + B_REFS) === 0) this.#destroy(unit);
     }
     return { references, repaired };
   }

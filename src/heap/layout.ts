@@ -43,8 +43,6 @@ export const H_END = 15;
 export const H_HIGH_WATER = 16;
 /** Number of allocated user blocks. */
 export const H_OBJECTS = 17;
-/** Outstanding (unconsumed) handles. */
-export const H_TICKETS_OUT = 18;
 /** How many times the allocator state was rebuilt after a thread died holding the lock. */
 export const H_REPAIRS = 19;
 /** Units held by allocated user blocks (headers included). */
@@ -54,6 +52,11 @@ export const H_INTERNAL_UNITS = 21;
 /** Units in free blocks. */
 export const H_FREE_UNITS = 22;
 export const H_INTERNAL_OBJECTS = 23;
+/**
+ * Lowest unit ever written by an allocation carved from the top of a free block (internal
+ * bookkeeping). Memory in [H_HIGH_WATER, H_TOP_WATER) was never written and is still zero.
+ */
+export const H_TOP_WATER = 24;
 
 /** Second-level bitmaps: one word per first level. */
 export const kFirstLevels = 32;
@@ -66,11 +69,37 @@ export const H_TABLES = H_HEADS + kFirstLevels * kSecondLevels; // 608
 
 /** Ticket table entry: [serial (0 = free slot), unit]. */
 export const kTicketWords = 2;
-/** Thread table entry: [state, threadId, ledgerUnit, reserved]. */
-export const kThreadWords = 4;
+/**
+ * Thread table entry. Besides the ledger, each thread records the reference operation it is in
+ * the middle of (op, unit, generation, its ledger count for the unit before, and a phase set
+ * atomically with the count change), so that after it dies exactly what it held can be told.
+ */
+export const kThreadWords = 12;
 export const T_STATE = 0;
 export const T_THREAD = 1;
 export const T_LEDGER = 2;
+export const T_PEND_OP = 3;
+export const T_PEND_UNIT = 4;
+export const T_PEND_GEN = 5;
+export const T_PEND_COUNT = 6;
+export const T_PEND_PHASE = 7;
+/** The ticket slot a share was claiming. */
+export const T_PEND_AUX = 10;
+/** A ledger block being built by growth (allocated, not yet published). */
+export const T_LEDGER_NEXT = 8;
+/** The ledger block being replaced (published its successor, not yet freed). */
+export const T_LEDGER_OLD = 9;
+export const kOpNone = 0;
+/** A new reference to a block this thread already holds (phase 1: count added). */
+export const kOpRetain = 1;
+/** A handle's ticket consumed (phase 1: consumed, the reference is this thread's). */
+export const kOpAdopt = 2;
+/** A reference dropped (phase 1: dropped, 2: dropped the last one, the block must be freed). */
+export const kOpDrop = 3;
+/** A new block (its unit is recorded inside the allocator lock, before the block is marked allocated). */
+export const kOpAlloc = 4;
+/** A reference for a handle (phase 1: count added; 2: ticket claimed). */
+export const kOpShare = 5;
 export const kThreadFree = 0;
 export const kThreadLive = 1;
 export const kThreadClaiming = 2;

@@ -3,19 +3,39 @@
  * thread dies another thread can read its ledger and drop exactly those references.
  *
  * A ledger is an open-addressing table (unit -> count) in an internal heap block, written only by
- * its own thread. Deletion leaves a tombstone (count 0) instead of shifting entries, so that a
- * thread terminated in the middle of an update leaves at worst one reference untracked (a leak),
- * never one counted twice (a premature free). Growth copies into a new block and publishes it
- * with one atomic store.
+ * its own thread. Deletion leaves a tombstone (count 0) instead of shifting entries, and every
+ * entry change is a single store, so a ledger is readable at any instant. Growth builds a new
+ * block and publishes it with one atomic store; the blocks in flight are recorded so a thread
+ * dying mid-growth leaks neither.
+ *
+ * Besides the ledger, the thread's table entry records the reference operation in progress
+ * (see layout.ts `T_PEND_*`); {@link resolvePending} turns that record into the exact count the
+ * dead thread held for that block.
  */
 import {
+  B_GEN,
+  B_MAGIC,
+  B_REFS,
   H_TABLES,
   H_THREAD_CAP,
   H_TICKET_CAP,
   T_LEDGER,
+  T_LEDGER_NEXT,
+  T_LEDGER_OLD,
+  T_PEND_AUX,
+  T_PEND_COUNT,
+  T_PEND_GEN,
+  T_PEND_OP,
+  T_PEND_PHASE,
+  T_PEND_UNIT,
   T_STATE,
   T_THREAD,
+  kAllocMagic,
   kKindLedger,
+  kOpAlloc,
+  kOpDrop,
+  kOpNone,
+  kOpShare,
   kThreadClaiming,
   kThreadFree,
   kThreadLive,
@@ -40,19 +60,59 @@ export function threadTableStart(w: Words): number {
   return H_TABLES + w.get(H_TICKET_CAP) * kTicketWords;
 }
 
-/** Visits every (unit, count > 0) entry of the ledger block at `ledgerUnit`. */
-export function forEachEntry(
-  w: Words,
-  ledgerUnit: number,
-  fn: (unit: number, count: number) => void,
-): void {
+/** Every (unit, count > 0) entry of the ledger block at `ledgerUnit`. */
+export function ledgerEntries(w: Words, ledgerUnit: number): Map<number, number> {
+  const out = new Map<number, number>();
+  if (ledgerUnit === 0) return out;
   const base = (ledgerUnit + 1) * kWordsPerUnit;
   const cap = w.get(base + L_CAP);
   for (let i = 0; i < cap; i++) {
     const key = w.getU(base + kEntries + 2 * i);
     const count = w.get(base + kEntries + 2 * i + 1);
-    if (key !== 0 && count > 0) fn(key, count);
+    if (key !== 0 && count > 0) out.set(key, (out.get(key) ?? 0) + count);
   }
+  return out;
+}
+
+/**
+ * What a dead thread's pending operation means: how many references it held to that block (in
+ * place of its ledger's count), whether it was about to free the block, and which orphaned
+ * ticket (a handle it never returned) to clear.
+ */
+export function resolvePending(
+  w: Words,
+  entry: number,
+): { unit: number; count: number; mustFree: boolean; orphanTicket: number } | undefined {
+  const op = w.load(entry + T_PEND_OP);
+  const unit = w.load(entry + T_PEND_UNIT) >>> 0;
+  if (op === kOpNone || unit === 0) return undefined;
+  const phase = w.load(entry + T_PEND_PHASE);
+  const before = w.load(entry + T_PEND_COUNT);
+  const base = unit * kWordsPerUnit;
+  const sameBlock =
+    w.get(base + B_MAGIC) === kAllocMagic && w.get(base + B_GEN) === w.load(entry + T_PEND_GEN);
+  if (op === kOpAlloc) return { unit, count: sameBlock ? 1 : 0, mustFree: false, orphanTicket: -1 };
+  if (op === kOpDrop) {
+    if (phase === 2)
+      return {
+        unit,
+        count: 0,
+        mustFree: sameBlock && w.load(base + B_REFS) === 0,
+        orphanTicket: -1,
+      };
+    return { unit, count: phase === 1 ? before - 1 : before, mustFree: false, orphanTicket: -1 };
+  }
+  if (op === kOpShare) {
+    // The handle never left the thread: the reference taken for it is the thread's to drop.
+    return {
+      unit,
+      count: phase >= 1 ? before + 1 : before,
+      mustFree: false,
+      orphanTicket: phase === 2 ? w.load(entry + T_PEND_AUX) : -1,
+    };
+  }
+  // retain or adopt
+  return { unit, count: phase === 1 ? before + 1 : before, mustFree: false, orphanTicket: -1 };
 }
 
 export class Ledger {
@@ -60,6 +120,7 @@ export class Ledger {
   readonly #alloc: Allocator;
   readonly #threadId: number;
   #slot = -1;
+  #entry = -1; // word index of this thread's table entry
   #base = 0; // word index of the ledger payload
   #unit = 0;
   #cap = 0;
@@ -71,7 +132,17 @@ export class Ledger {
     this.#threadId = threadId;
   }
 
-  /** The thread-table slot, claimed on first use; -1 when the table is full. */
+  /** Word index of the pending phase (set atomically with count changes), or -1 without a ledger. */
+  get phaseWord(): number {
+    return this.#entry < 0 ? -1 : this.#entry + T_PEND_PHASE;
+  }
+
+  /** Word index where a share records the ticket slot it claims, or -1. */
+  get auxWord(): number {
+    return this.#entry < 0 ? -1 : this.#entry + T_PEND_AUX;
+  }
+
+  /** Claims a thread-table slot on first use; false when the table is full. */
   #ensure(): boolean {
     if (this.#slot >= 0) return true;
     if (this.#disabled) return false;
@@ -84,10 +155,11 @@ export class Ledger {
         w.load(at + T_STATE) === kThreadFree &&
         w.cas(at + T_STATE, kThreadFree, kThreadClaiming) === kThreadFree
       ) {
+        for (let k = 1; k < kThreadWords; k++) w.store(at + k, 0);
         w.store(at + T_THREAD, this.#threadId);
-        w.store(at + T_LEDGER, 0);
         this.#slot = i;
-        this.#create(kInitialCapacity);
+        this.#entry = at;
+        this.#grow(kInitialCapacity);
         w.store(at + T_STATE, kThreadLive);
         return true;
       }
@@ -102,72 +174,126 @@ export class Ledger {
     return false;
   }
 
-  #create(capacity: number): void {
+  /** Moves the table into a new block of `capacity` entries and publishes it. */
+  #grow(capacity: number): void {
+    const w = this.#w;
+    const entry = this.#entry;
     const bytes = (kEntries + 2 * capacity) * 4;
-    const { unit, dirtyBytes } = this.#alloc.allocate(bytes, kKindLedger, 'a thread ledger');
+    const { unit } = this.#alloc.allocate(bytes, kKindLedger, 'a thread ledger', (u) =>
+      w.store(entry + T_LEDGER_NEXT, u),
+    );
     const base = (unit + 1) * kWordsPerUnit;
-    for (let i = 0; i < Math.ceil(dirtyBytes / 4); i++) this.#w.set(base + i, 0);
-    this.#w.set(base + L_CAP, capacity);
+    for (let i = 0; i < bytes / 4; i++) w.set(base + i, 0);
+    w.set(base + L_CAP, capacity);
     const old = this.#unit;
     const oldBase = this.#base;
     this.#unit = unit;
     this.#base = base;
     this.#cap = capacity;
     if (old !== 0) {
-      // Copy live entries, publish the new block, then free the old one.
-      const oldCap = this.#w.get(oldBase + L_CAP);
+      const oldCap = w.get(oldBase + L_CAP);
       for (let i = 0; i < oldCap; i++) {
-        const key = this.#w.getU(oldBase + kEntries + 2 * i);
-        const count = this.#w.get(oldBase + kEntries + 2 * i + 1);
+        const key = w.getU(oldBase + kEntries + 2 * i);
+        const count = w.get(oldBase + kEntries + 2 * i + 1);
         if (key !== 0 && count > 0) this.#put(key, count);
       }
     }
-    this.#w.store(threadTableStart(this.#w) + this.#slot * kThreadWords + T_LEDGER, unit);
+    w.store(entry + T_LEDGER_OLD, old);
+    w.store(entry + T_LEDGER, unit);
+    w.store(entry + T_LEDGER_NEXT, 0);
     if (old !== 0) this.#alloc.free(old);
+    w.store(entry + T_LEDGER_OLD, 0);
   }
 
-  /** Finds the entry index for `unit`, or the first empty index. */
-  #probe(unit: number): number {
+  /**
+   * Makes sure one more entry fits without allocating, so that the recorded operation that
+   * follows never allocates in its middle. False when this thread has no ledger.
+   */
+  prepare(): boolean {
+    if (!this.#ensure()) return false;
+    const used = this.#w.get(this.#base + L_USED);
+    if ((used + 1) * 10 > this.#cap * 7) {
+      const live = this.#w.get(this.#base + L_LIVE);
+      let cap = kInitialCapacity;
+      while ((live + 1) * 10 > cap * 4) cap *= 2;
+      this.#grow(cap);
+    }
+    return true;
+  }
+
+  /** Records the start of a reference operation on `unit` (phase 0). */
+  begin(op: number, unit: number, generation: number): void {
+    if (this.#entry < 0) return;
+    const w = this.#w;
+    const e = this.#entry;
+    w.store(e + T_PEND_OP, kOpNone);
+    w.store(e + T_PEND_UNIT, unit);
+    w.store(e + T_PEND_GEN, generation);
+    w.store(e + T_PEND_COUNT, unit === 0 ? 0 : this.count(unit));
+    w.store(e + T_PEND_PHASE, 0);
+    w.store(e + T_PEND_OP, op);
+  }
+
+  /** For an allocation: the unit chosen, recorded inside the allocator lock. */
+  setPendingUnit(unit: number, generation: number): void {
+    if (this.#entry < 0) return;
+    this.#w.store(this.#entry + T_PEND_GEN, generation);
+    this.#w.store(this.#entry + T_PEND_UNIT, unit);
+  }
+
+  /** The recorded operation completed. */
+  end(): void {
+    if (this.#entry < 0) return;
+    this.#w.store(this.#entry + T_PEND_OP, kOpNone);
+  }
+
+  #probe(unit: number, forInsert: boolean): number {
     const w = this.#w;
     const mask = this.#cap - 1;
+    let tomb = -1;
     for (let i = hash(unit, this.#cap); ; i = (i + 1) & mask) {
       const key = w.getU(this.#base + kEntries + 2 * i);
-      if (key === unit || key === 0) return i;
+      if (key === unit) return i;
+      if (key === 0) return forInsert && tomb >= 0 ? tomb : i;
+      if (forInsert && tomb < 0 && w.get(this.#base + kEntries + 2 * i + 1) === 0) tomb = i;
     }
   }
 
   #put(unit: number, count: number): void {
     const w = this.#w;
-    const i = this.#probe(unit);
+    const i = this.#probe(unit, true);
     const at = this.#base + kEntries + 2 * i;
-    if (w.getU(at) === 0) {
+    const key = w.getU(at);
+    if (key !== unit) {
+      // An empty slot or a tombstone (count 0): reusing tombstones keeps a long
+      // producer-consumer loop from filling the table with dead keys.
       w.set(at + 1, 0);
       w.set(at, unit);
-      w.set(this.#base + L_USED, w.get(this.#base + L_USED) + 1);
+      if (key === 0) w.set(this.#base + L_USED, w.get(this.#base + L_USED) + 1);
     }
     const before = w.get(at + 1);
     w.set(at + 1, before + count);
     if (before === 0) w.set(this.#base + L_LIVE, w.get(this.#base + L_LIVE) + 1);
   }
 
-  /** Records one more reference to `unit` held by this thread. */
+  /** This thread's recorded count for `unit`. */
+  count(unit: number): number {
+    if (this.#slot < 0) return 0;
+    const at = this.#base + kEntries + 2 * this.#probe(unit, false);
+    return this.#w.getU(at) === unit ? this.#w.get(at + 1) : 0;
+  }
+
+  /** Records one more reference to `unit` (after {@link prepare}). */
   add(unit: number): void {
-    if (!this.#ensure()) return;
-    const used = this.#w.get(this.#base + L_USED);
-    if ((used + 1) * 10 > this.#cap * 7) {
-      const live = this.#w.get(this.#base + L_LIVE);
-      let cap = kInitialCapacity;
-      while ((live + 1) * 10 > cap * 4) cap *= 2;
-      this.#create(cap);
-    }
+    if (this.#slot < 0) return;
     this.#put(unit, 1);
   }
 
-  /** Records that this thread dropped one reference to `unit`. */
+  /** Records one reference to `unit` dropped. */
   remove(unit: number): void {
     if (this.#slot < 0) return;
     const w = this.#w;
-    const at = this.#base + kEntries + 2 * this.#probe(unit);
+    const at = this.#base + kEntries + 2 * this.#probe(unit, false);
     if (w.getU(at) !== unit) return;
     const count = w.get(at + 1);
     if (count <= 0) return;
@@ -178,6 +304,7 @@ export class Ledger {
   /** Forgets the thread-table slot after it was released (by this thread at exit or by another). */
   reset(): void {
     this.#slot = -1;
+    this.#entry = -1;
     this.#unit = 0;
     this.#base = 0;
     this.#cap = 0;

@@ -10,7 +10,6 @@ import {
   H_TICKET_CAP,
   H_TICKET_CURSOR,
   H_TICKET_SERIAL,
-  H_TICKETS_OUT,
   kTicketWords,
 } from './layout.js';
 import type { Words } from './words.js';
@@ -33,16 +32,21 @@ export class Tickets {
     return this.#cap;
   }
 
-  create(unit: number): Ticket {
+  /**
+   * Claims a slot for a handle of `unit`. `slotWord`/`phaseWord` (or -1) record, for whoever
+   * cleans up after this thread, which slot was being claimed and that the claim succeeded.
+   */
+  create(unit: number, slotWord = -1, phaseWord = -1): Ticket {
     const w = this.#w;
     const serial = (w.add(H_TICKET_SERIAL, 1) & 0x7fffffff) + 1;
     const start = (w.add(H_TICKET_CURSOR, 1) >>> 0) % this.#cap;
     for (let i = 0; i < this.#cap; i++) {
       const slot = (start + i) % this.#cap;
       const at = H_TABLES + slot * kTicketWords;
-      if (w.load(at) === 0 && w.cas(at, 0, serial) === 0) {
+      if (w.load(at) !== 0) continue;
+      if (slotWord >= 0) w.store(slotWord, slot);
+      if (w.casMark(at, 0, serial, phaseWord, 2) === 0) {
         w.store(at + 1, unit);
-        w.add(H_TICKETS_OUT, 1);
         return { slot, serial };
       }
     }
@@ -54,8 +58,8 @@ export class Tickets {
     );
   }
 
-  /** True when the ticket was still outstanding; it is consumed now. */
-  consume(ticket: Ticket, unit: number): boolean {
+  /** True when the ticket was still outstanding; it is consumed now (and `phaseWord` set to 1). */
+  consume(ticket: Ticket, unit: number, phaseWord = -1): boolean {
     const w = this.#w;
     if (
       !Number.isInteger(ticket.slot) ||
@@ -70,9 +74,7 @@ export class Tickets {
     }
     const at = H_TABLES + ticket.slot * kTicketWords;
     if (w.load(at) !== ticket.serial || w.load(at + 1) >>> 0 !== unit) return false;
-    if (w.cas(at, ticket.serial, 0) !== ticket.serial) return false;
-    w.sub(H_TICKETS_OUT, 1);
-    return true;
+    return w.casMark(at, ticket.serial, 0, phaseWord, 1) === ticket.serial;
   }
 
   /** Whether the ticket is still outstanding. */
@@ -82,7 +84,16 @@ export class Tickets {
     return this.#w.load(at) === ticket.serial && this.#w.load(at + 1) >>> 0 === unit;
   }
 
+  /** Handles created and not yet attached or released (a scan of the table). */
   outstanding(): number {
-    return this.#w.load(H_TICKETS_OUT);
+    let n = 0;
+    for (let slot = 0; slot < this.#cap; slot++)
+      if (this.#w.load(H_TABLES + slot * kTicketWords) !== 0) n++;
+    return n;
+  }
+
+  /** Drops an orphaned claim (its handle never left the thread that died making it). */
+  clear(slot: number): void {
+    if (slot >= 0 && slot < this.#cap) this.#w.store(H_TABLES + slot * kTicketWords, 0);
   }
 }
