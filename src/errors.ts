@@ -23,6 +23,7 @@ export const ErrorCodes = {
   WORKER_CRASHED: 'SHMFRAME_ERR_WORKER_CRASHED',
   PARSE: 'SHMFRAME_ERR_PARSE',
   IO: 'SHMFRAME_ERR_IO',
+  LOCK_OWNER: 'SHMFRAME_ERR_LOCK_OWNER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -169,6 +170,16 @@ export class ShmframeIOError extends ShmframeError {
   }
 }
 
+/**
+ * A SharedLock call that needs a different holder: `release()` by a thread that does not hold
+ * the lock, or a blocking `acquire()` by the thread that already holds it (it is not reentrant).
+ */
+export class LockOwnerError extends ShmframeError {
+  constructor(message: string, options?: Opts) {
+    super(ErrorCodes.LOCK_OWNER, message, options);
+  }
+}
+
 const kClassByCode: Record<ErrorCode, new (message: string, options?: Opts) => ShmframeError> = {
   [ErrorCodes.INVALID_ARG]: InvalidArgumentError,
   [ErrorCodes.DTYPE]: DtypeError,
@@ -186,6 +197,7 @@ const kClassByCode: Record<ErrorCode, new (message: string, options?: Opts) => S
   [ErrorCodes.WORKER_CRASHED]: WorkerCrashedError,
   [ErrorCodes.PARSE]: ParseError,
   [ErrorCodes.IO]: ShmframeIOError,
+  [ErrorCodes.LOCK_OWNER]: LockOwnerError,
 };
 
 /** The plain, structured-clonable form of an error. */

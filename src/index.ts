@@ -10,6 +10,15 @@ export { SharedArray } from './array/shared-array.js';
 export type { ArrayOptions } from './array/shared-array.js';
 export type { TypedArray, DatetimeUnit } from './array/dtype.js';
 export type { Scalar } from './array/element.js';
+export { SharedQueue } from './sync/shared-queue.js';
+export type { QueueOptions, QueueWaitOptions, QueueAsyncOptions } from './sync/shared-queue.js';
+export { SharedLock } from './sync/shared-lock.js';
+export type {
+  LockOptions,
+  AcquireOptions,
+  AcquireAsyncOptions,
+  LockHold,
+} from './sync/shared-lock.js';
 export {
   ShmframeError,
   InvalidArgumentError,
@@ -28,6 +37,7 @@ export {
   WorkerCrashedError,
   ParseError,
   ShmframeIOError,
+  LockOwnerError,
   ErrorCodes,
   encodeError,
   decodeError,

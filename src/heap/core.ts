@@ -34,6 +34,7 @@ import {
   headerCheck,
   kAllocMagic,
   kHeapMagic,
+  kInternalKind,
   kKindLedger,
   kLayoutVersion,
   kOpAdopt,
@@ -47,7 +48,7 @@ import {
   kUnit,
   kWordsPerUnit,
 } from './layout.js';
-import { KindCode, disposeBlock } from './kinds.js';
+import { KindCode, disposeBlock, repairBlock, type FreedBlock } from './kinds.js';
 import { Ledger, ledgerEntries, resolvePending, threadTableStart } from './ledger.js';
 import { Tickets, type Ticket } from './tickets.js';
 import { Words } from './words.js';
@@ -286,17 +287,20 @@ export class HeapCore {
   #destroy(unit: number): void {
     const base = unit * kWordsPerUnit;
     const kind = this.w.get(base + B_VERKIND) >>> 16;
-    if (kind !== KindCode.array) {
-      const byteLength = this.w.getU(base + B_LEN_HI) * 2 ** 32 + this.w.getU(base + B_LEN_LO);
-      disposeBlock(kind, {
-        heapId: this.id,
-        buffer: this.buffer,
-        unit,
-        byteOffset: (unit + 1) * kUnit,
-        byteLength,
-      });
-    }
+    if (kind !== KindCode.array) disposeBlock(kind, this.#block(unit));
     this.alloc.free(unit);
+  }
+
+  /** Where a block's payload lives, for a kind's `dispose` / `threadReleased`. */
+  #block(unit: number): FreedBlock {
+    const base = unit * kWordsPerUnit;
+    return {
+      heapId: this.id,
+      buffer: this.buffer,
+      unit,
+      byteOffset: (unit + 1) * kUnit,
+      byteLength: this.w.getU(base + B_LEN_HI) * 2 ** 32 + this.w.getU(base + B_LEN_LO),
+    };
   }
 
   /** A new reference owned by a ticket, for a handle. */
@@ -433,6 +437,16 @@ export class HeapCore {
           ledgers.push(u);
       }
     };
+    // Let each kind repair what the thread left half-done (a lock it held, a queue operation
+    // it was in) while its references still keep the blocks alive.
+    for (const [unit, count] of ledgerEntries(w, w.load(entry + T_LEDGER) >>> 0)) {
+      if (count <= 0 || unit < this.dataStart || unit >= this.end) continue;
+      const base = unit * kWordsPerUnit;
+      if (w.get(base + B_MAGIC) !== kAllocMagic) continue;
+      const kind = w.get(base + B_VERKIND) >>> 16;
+      if (kind === KindCode.array || kind >= kInternalKind) continue;
+      repairBlock(kind, this.#block(unit), tid);
+    }
     const repaired = this.alloc.repairIfOwnedBy(tid, settle);
     if (!repaired) settle();
     for (const u of ledgers) this.alloc.free(u);

@@ -17,7 +17,11 @@ export const kShare = Symbol.for('shmframe.share');
 
 export interface Shareable {
   [kShare](): Handle;
-  close(): void;
+  /**
+   * Drops this thread's reference. Generic code (pool marshalling, queue items) must use this,
+   * not `close()`: `SharedQueue.close()` closes the queue for every thread.
+   */
+  [Symbol.dispose](): void;
 }
 
 /** Where a block being freed lives, for a kind's `dispose`. */
@@ -41,6 +45,12 @@ export interface SharedKind {
    * as warnings and never stop the free.
    */
   dispose?(block: FreedBlock): void;
+  /**
+   * Called by `heap.releaseThread(threadId)` for every block the released (dead) thread still
+   * held, before its references are dropped: repair what that thread may have left half-done in
+   * the block (a lock it held, a queue slot it was filling). Errors are reported as warnings.
+   */
+  threadReleased?(block: FreedBlock, threadId: number): void;
 }
 
 const kinds = new Map<string, SharedKind>();
@@ -63,6 +73,20 @@ export function disposeBlock(code: number, block: FreedBlock): void {
       {
         code: 'SHMFRAME_DISPOSE_FAILED',
       },
+    );
+  }
+}
+
+/** Runs the `threadReleased` of the kind with `code`, if any. */
+export function repairBlock(code: number, block: FreedBlock, threadId: number): void {
+  const repair = byCode.get(code)?.threadReleased;
+  if (repair === undefined) return;
+  try {
+    repair(block, threadId);
+  } catch (err) {
+    process.emitWarning(
+      `shmframe: repairing a block (kind ${code}) after thread ${threadId} was released failed: ${String(err)}`,
+      { code: 'SHMFRAME_REPAIR_FAILED' },
     );
   }
 }

@@ -1,0 +1,67 @@
+/**
+ * A small mutex on two Int32 words (state = holder thread id + 1, or 0; sleeping waiters) for
+ * critical sections of a few hundred nanoseconds: the queue's producer side and consumer side.
+ * It spins briefly, then sleeps with `Atomics.wait` and is woken only if someone sleeps.
+ *
+ * Not fair (a releasing thread may take it straight back) and not for user code: SharedLock is
+ * the fair lock. The holder's thread id is recorded so that the queue's repair can release a
+ * mutex whose holder was terminated mid-section (see QueueEngine.repair).
+ */
+import { threadId } from 'node:worker_threads';
+import { waitAsync } from './wait.js';
+
+const kSpins = 100;
+const me = threadId + 1;
+
+export function tryLock(w: Int32Array, at: number): boolean {
+  return Atomics.compareExchange(w, at, 0, me) === 0;
+}
+
+/** Takes the mutex, spinning and then sleeping as long as needed. */
+export function lock(w: Int32Array, at: number): void {
+  if (Atomics.compareExchange(w, at, 0, me) === 0) return;
+  for (let i = 0; i < kSpins; i++) {
+    if (Atomics.load(w, at) === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return;
+  }
+  Atomics.add(w, at + 1, 1);
+  for (;;) {
+    const v = Atomics.load(w, at);
+    if (v === 0 && Atomics.compareExchange(w, at, 0, me) === 0) break;
+    if (v !== 0) Atomics.wait(w, at, v);
+  }
+  Atomics.sub(w, at + 1, 1);
+}
+
+/** Takes the mutex without blocking the event loop (for the async queue calls). */
+export async function lockAsync(w: Int32Array, at: number): Promise<void> {
+  for (let i = 0; i < kSpins; i++) {
+    if (Atomics.load(w, at) === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return;
+  }
+  Atomics.add(w, at + 1, 1);
+  try {
+    for (;;) {
+      const v = Atomics.load(w, at);
+      if (v === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return;
+      if (v !== 0) await waitAsync(w, at, v, Infinity, undefined);
+    }
+  } finally {
+    Atomics.sub(w, at + 1, 1);
+  }
+}
+
+export function unlock(w: Int32Array, at: number): void {
+  Atomics.store(w, at, 0);
+  if (Atomics.load(w, at + 1) > 0) Atomics.notify(w, at, 1);
+}
+
+/** True when thread `tid` holds the mutex. */
+export function heldBy(w: Int32Array, at: number, tid: number): boolean {
+  return Atomics.load(w, at) === tid + 1;
+}
+
+/** Releases a mutex held by a thread that is gone, waking everyone waiting for it. */
+export function forceUnlock(w: Int32Array, at: number, tid: number): boolean {
+  if (Atomics.compareExchange(w, at, tid + 1, 0) !== tid + 1) return false;
+  Atomics.notify(w, at);
+  return true;
+}
