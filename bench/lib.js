@@ -113,6 +113,29 @@ export function measureSync(fn, { warmup = 1, warmupMs = 0, repeats = 5, inner =
   return summarize(samples);
 }
 
+/**
+ * Times several methods taking turns: round i runs every method once, starting from a different
+ * one each round. Use it when the machine drifts (memory bandwidth and page-fault costs on a
+ * shared virtual machine vary by 2x from second to second): each method sees the same
+ * conditions. `methods` maps names to sync or async functions; `before(name, i)` runs untimed
+ * before each call. Returns { name: stat in ms per call }.
+ */
+export async function measureInterleaved(methods, { warmup = 1, repeats = 5, before } = {}) {
+  const names = Object.keys(methods);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = -warmup; i < repeats; i++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[((i % names.length) + names.length + k) % names.length];
+      if (before) await before(name, i);
+      const t0 = performance.now();
+      await methods[name](i);
+      const ms = performance.now() - t0;
+      if (i >= 0) samples[name].push(ms);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, summarize(samples[n])]));
+}
+
 // ------------------------------------------------------------------ memory
 
 /** Bytes the kernel says are available (MemAvailable), or os.freemem() off Linux. */
@@ -359,6 +382,8 @@ export function machine({ python = true } = {}) {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     v8: process.versions.v8,
+    // Other work on the machine (1-minute load average): figures taken under load are noisier.
+    loadAverage: Number(os.loadavg()[0].toFixed(2)),
   };
   if (python) {
     const py = detectPython();
@@ -381,7 +406,8 @@ export function describeMachine(m) {
   const py = m.python
     ? `; Python ${m.python.python} numpy ${m.python.numpy ?? '-'} pandas ${m.python.pandas ?? '-'} h5py ${m.python.h5py ?? '-'}`
     : '; no Python';
-  return `${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / GiB).toFixed(1)} GiB RAM${m.swapBytes ? '' : ' (no swap)'}, ${m.os}, Node ${m.node}${py}`;
+  const load = m.loadAverage !== undefined ? `; load average ${m.loadAverage}` : '';
+  return `${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / GiB).toFixed(1)} GiB RAM${m.swapBytes ? '' : ' (no swap)'}, ${m.os}, Node ${m.node}${py}${load}`;
 }
 
 // ------------------------------------------------------------------ results
