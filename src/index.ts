@@ -60,3 +60,10 @@ export type {
 export { Utf8Column, CategoryColumn, BytesColumn } from './frame/columns.js';
 export { readNpy, writeNpy } from './io/npy/npy.js';
 export type { ReadNpyOptions, NpySource } from './io/npy/npy.js';
+export { readDelimited } from './io/delimited/read-delimited.js';
+export type { ReadDelimitedOptions, LoadReport, BadLine, LoadProgress } from './io/delimited/read-delimited.js';
+export type { SchemaSpec } from './io/schema-spec.js';
+export { writeHDF5 } from './io/hdf5/write-hdf5.js';
+export type { WriteHDF5Options, HDF5Datasets } from './io/hdf5/write-hdf5.js';
+export { readHDF5 } from './io/hdf5/read-hdf5.js';
+export type { ReadHDF5Options } from './io/hdf5/read-hdf5.js';

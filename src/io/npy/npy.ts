@@ -11,10 +11,11 @@ import { closeWrite, openWrite, writeAll, writeAtomically } from '../atomic.js';
 import { closeQuietly, fileSize, openRead, readAt } from '../text/file.js';
 import { decodeHeader, encodeHeader, type NpyHeader } from './header.js';
 import { readNpyArray, writeArrayData } from './npy-array.js';
-import { frameHooks } from './frame-hooks.js';
+import { SharedFrame } from '../../frame/shared-frame.js';
+import { fileSource, readStructured, writeStructured } from './npy-frame.js';
 
 /** What `writeNpy` accepts. */
-export type NpySource = SharedArray | TypedArray;
+export type NpySource = SharedArray | SharedFrame | TypedArray;
 
 /** Options of {@link readNpy}. */
 export interface ReadNpyOptions {
@@ -50,13 +51,21 @@ export function readHeader(fd: number, path: string, offset = 0): NpyHeader {
  * const a = await readNpy('matrix.npy');           // SharedArray
  * const f = await readNpy('records.npy');          // SharedFrame for a structured dtype
  */
-export async function readNpy(path: string, options: ReadNpyOptions = {}): Promise<SharedArray> {
+export async function readNpy(
+  path: string,
+  options: ReadNpyOptions = {},
+): Promise<SharedArray | SharedFrame> {
   const fd = openRead(path);
   try {
     const size = fileSize(fd, path);
     const header = readHeader(fd, path);
     if (typeof header.descr !== 'string')
-      return frameHooks().readStructured(fd, path, header, size, options.heap);
+      return await readStructured(
+        fileSource(fd, path, header.dataOffset),
+        path,
+        header,
+        options.heap,
+      );
     return readNpyArray(fd, path, header, size, options.heap);
   } finally {
     closeQuietly(fd);
@@ -74,12 +83,11 @@ export async function readNpy(path: string, options: ReadNpyOptions = {}): Promi
 export async function writeNpy(path: string, source: NpySource): Promise<void> {
   if (typeof path !== 'string' || path === '')
     throw new InvalidArgumentError(`Expected \`path\` to be a file path, got ${describe(path)}`);
-  const hooks = frameHooks();
-  if (hooks.isFrame(source)) {
+  if (SharedFrame.isSharedFrame(source)) {
     await writeAtomically(path, (temp) => {
       const fd = openWrite(temp, path);
       try {
-        hooks.writeStructured(fd, path, source, 0);
+        writeStructured(fd, path, source, 0);
       } finally {
         closeWrite(fd, path);
       }

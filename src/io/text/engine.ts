@@ -96,6 +96,10 @@ export class RecordParser {
   readonly samples: BadLine[] = [];
   status = kConsumed;
   #regionStart = 0;
+  // utf8 cursors at the start of the record being written (row #snapRow): the fast path may
+  // have stored some fields of a record before handing it to the slow path, which starts over.
+  #snapRow = -1;
+  readonly #snap: number[] = [];
 
   constructor(options: ParserOptions, rowStart: number, rowEnd: number, line: number) {
     this.#o = options;
@@ -182,10 +186,24 @@ export class RecordParser {
         pos++;
     }
     if (c === quote) return -1;
+    if (row !== this.#snapRow) this.#snapshot(row);
     const tf = this.#t[f] as FieldTarget;
     if (tf.nullFirst && this.#isNull(buf, s, pos)) storeNull(tf, row);
     else if (!convert(tf, buf, s, pos, row)) return -1;
     return pos;
+  }
+
+  #snapshot(row: number): void {
+    this.#snapRow = row;
+    const t = this.#t;
+    for (let f = 0; f < t.length; f++) this.#snap[f] = (t[f] as FieldTarget).cursor;
+  }
+
+  /** Puts utf8 cursors back where they were when row `row` started. */
+  #rewind(row: number): void {
+    if (this.#snapRow !== row) return;
+    const t = this.#t;
+    for (let f = 0; f < t.length; f++) (t[f] as FieldTarget).cursor = this.#snap[f] as number;
   }
 
   #overflow(): never {
@@ -315,6 +333,8 @@ export class RecordParser {
     const ws = delim === kWhitespace;
     const comment = this.#comment;
     const row = this.row;
+    if (this.#snapRow === row) this.#rewind(row);
+    else this.#snapshot(row);
     let pos = rs;
     for (let f = 0; f < nf; f++) {
       const fs = pos;
@@ -458,11 +478,8 @@ export class RecordParser {
       this.samples.push({ file: this.#o.file, line, column, message });
     // Undo: the row will be rewritten by the next record; restore validity and utf8 cursors.
     const row = this.row;
-    for (const tf of this.#t) {
-      restoreValid(tf, row);
-      if (tf.kind === K_UTF8 && tf.data !== undefined && !tf.measure)
-        tf.cursor = (tf.data as Int32Array)[row] as number;
-    }
+    for (const tf of this.#t) restoreValid(tf, row);
+    this.#rewind(row);
     const next = recEnd < 0 ? end : recEnd;
     this.line += countLF(buf, rs, next);
     return next;

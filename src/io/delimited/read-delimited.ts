@@ -1,0 +1,528 @@
+/**
+ * `readDelimited`: delimited text files into SharedFrames, in parallel, straight into the shared
+ * columns.
+ *
+ * The plan (every step bounded in memory; the frame is the only large allocation):
+ * 1. On this thread, per file: the byte order mark, `skipRows`, the header (`text/prelude.ts`).
+ * 2. Each file's data is cut into byte ranges ("parts"); a part owns the records that START in
+ *    it (see `text/scan.ts` for the rule with quoted newlines).
+ * 3. Pass 1, in workers: each part is scanned for its record count (an upper bound, exact for
+ *    ordinary files), its newlines (for line numbers) and, with quoting, its quote state.
+ * 4. Pass 1b, only with utf8 / category columns: each part measures its text bytes and labels,
+ *    so the frame's string and dictionary regions are sized exactly.
+ * 5. The frame is created with the counted capacity; each part gets its own row range.
+ * 6. Pass 2, in workers: each part parses its records straight into its rows.
+ * 7. On this thread: parts that held fewer records than counted (blank or bad lines) are moved
+ *    down to close the gaps, and the length is published once.
+ * Any failure closes the frames: nothing half-built stays in the heap.
+ */
+import { availableParallelism } from 'node:os';
+import {
+  AbortedError,
+  InvalidArgumentError,
+  ShapeError,
+  decodeError,
+  describe,
+  type EncodedError,
+} from '../../errors.js';
+import type { Heap } from '../../heap/heap.js';
+import { SharedFrame } from '../../frame/shared-frame.js';
+import { kMaxRows } from '../../frame/schema.js';
+import { resolveSchema, type ColumnSpec, type SchemaSpec } from '../schema-spec.js';
+import { ByteDict } from '../text/byte-dict.js';
+import { resolveDialect, type Dialect, type DialectOptions } from '../text/dialect.js';
+import type { BadLine } from '../text/engine.js';
+import { fieldColumns, readPrelude, type Prelude } from '../text/prelude.js';
+import { chainStates, type RangeScan } from '../text/scan.js';
+import { commitRows, openFrame, setValidRange, moveRowsCompact } from './frame-access.js';
+import { ByteProgress, checkLoadProgress, type LoadProgress } from './progress.js';
+import type { MeasureArgs, MeasureResult, ParseArgs, ParseResult, RangeArgs } from './tasks.js';
+import { createRunner, type Runner } from './runner.js';
+
+export type { BadLine } from '../text/engine.js';
+export type { LoadProgress } from './progress.js';
+
+/** Options of {@link readDelimited}. */
+export interface ReadDelimitedOptions extends DialectOptions {
+  /**
+   * Column names and dtypes, in file order (by name when `header` is true): `{ name: dtype }`,
+   * `[name, dtype][]`, numpy's list (also as Python text, `"[('chr', 'S10'), ('pos', '<i4')]"`)
+   * or `'chr:S10,pos:i4'`. dtypes: every SharedArray dtype, `utf8`, `category`.
+   */
+  schema: SchemaSpec;
+  /** The first line (after `skipRows`, blank and comment lines) names the columns. @default false */
+  header?: boolean;
+  /** Lines to skip at the start of each file, comments included (np.loadtxt's `skiprows`). @default 0 */
+  skipRows?: number;
+  /** Worker threads; 0 parses on this thread. @default min(os.availableParallelism(), parts) */
+  workers?: number;
+  /** Progress in bytes: `true` or a label draws a bar on stderr when it is a terminal. */
+  progress?: LoadProgress;
+  /** One frame for all files (true) or one per file (false). @default true */
+  concat?: boolean;
+  /**
+   * A malformed line: `'error'` rejects with SHMFRAME_ERR_PARSE (file:line:column, field,
+   * expected type); `'skip'` skips and counts it; a function skips it and is called with its
+   * description (at most `maxBadLineSamples` per part are described, all are counted).
+   * @default 'error'
+   */
+  onBadLine?: 'error' | 'skip' | ((bad: BadLine) => void);
+  /** Called once with the load's figures (rows, bytes, bad lines, time). */
+  onReport?: (report: LoadReport) => void;
+  /** Bad lines described per part (the rest are only counted). @default 20 */
+  maxBadLineSamples?: number;
+  /** Heap for the frames. @default Heap.default() */
+  heap?: Heap;
+  /** Target size of the byte ranges files are split into. @default total / (4 x workers), 4 MiB to 256 MiB */
+  partBytes?: number;
+  /** Read buffer per worker, in bytes. @default 1 MiB */
+  chunkBytes?: number;
+  /** Aborts the load (SHMFRAME_ERR_ABORTED); nothing is left in the heap. */
+  signal?: AbortSignal;
+}
+
+/** What a load did. */
+export interface LoadReport {
+  rows: number;
+  /** Bytes of input. */
+  bytes: number;
+  badLines: number;
+  /** Descriptions of the first bad lines (see `maxBadLineSamples`). */
+  badLineSamples: BadLine[];
+  files: Array<{ path: string; rows: number; bytes: number; badLines: number }>;
+  parts: number;
+  workers: number;
+  seconds: number;
+}
+
+interface Part {
+  file: number;
+  frame: number;
+  start: number;
+  end: number;
+  scan?: RangeScan;
+  state: number;
+  line: number;
+  records: number;
+  rowStart: number;
+  /** Per column: measured utf8 bytes, where they start in the frame's text region, labels. */
+  bytes: number[];
+  byteStart: number[];
+  labels: Array<string[] | undefined>;
+}
+
+function checkOptions(
+  paths: unknown,
+  options: unknown,
+): {
+  files: string[];
+  o: ReadDelimitedOptions;
+} {
+  const files = typeof paths === 'string' ? [paths] : paths;
+  if (
+    !Array.isArray(files) ||
+    files.length === 0 ||
+    files.some((p) => typeof p !== 'string' || p === '')
+  )
+    throw new InvalidArgumentError(
+      `Expected \`paths\` to be a file path or a non-empty array of paths, got ${describe(paths)}`,
+    );
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(
+      `Expected options with a \`schema\`, e.g. readDelimited(path, { schema: { x: 'f8' } }), got ${describe(options)}`,
+    );
+  const o = options as ReadDelimitedOptions;
+  if (o.schema === undefined)
+    throw new InvalidArgumentError(
+      "Expected `schema`: the columns' names and dtypes, e.g. { chr: 'S10', pos: 'i4' } or 'chr:S10,pos:i4'",
+    );
+  const int = (v: unknown, what: string, min: number): void => {
+    if (v !== undefined && !(Number.isSafeInteger(v) && (v as number) >= min))
+      throw new InvalidArgumentError(
+        `Expected \`${what}\` to be an integer >= ${min}, got ${describe(v)}`,
+      );
+  };
+  int(o.skipRows, 'skipRows', 0);
+  int(o.workers, 'workers', 0);
+  int(o.partBytes, 'partBytes', 1);
+  int(o.chunkBytes, 'chunkBytes', 16);
+  int(o.maxBadLineSamples, 'maxBadLineSamples', 0);
+  if (
+    o.onBadLine !== undefined &&
+    o.onBadLine !== 'error' &&
+    o.onBadLine !== 'skip' &&
+    typeof o.onBadLine !== 'function'
+  )
+    throw new InvalidArgumentError(
+      `Expected \`onBadLine\` to be 'error', 'skip' or a function, got ${describe(o.onBadLine)}`,
+    );
+  checkLoadProgress(o.progress);
+  return { files: files as string[], o };
+}
+
+/**
+ * Reads delimited text files (TSV, CSV, whitespace-separated like np.loadtxt) into a SharedFrame,
+ * parsing byte ranges of the files in parallel worker threads straight into the shared columns.
+ *
+ * @example
+ * // seed 004: four genomic text files, one frame, then one HDF5 file
+ * const frame = await readDelimited(['data1.txt', 'data2.txt'], {
+ *   schema: [['chr', 'S10'], ['pos', '<i4'], ['pct', '<f4'], ['c', '<i4'], ['t', '<i4']],
+ *   workers: 2,
+ * });
+ * await writeHDF5('combined.h5', { data: frame });
+ * frame.close();
+ */
+export async function readDelimited(
+  paths: string | readonly string[],
+  options: ReadDelimitedOptions & { concat: false },
+): Promise<SharedFrame[]>;
+export async function readDelimited(
+  paths: string | readonly string[],
+  options: ReadDelimitedOptions & { concat?: true },
+): Promise<SharedFrame>;
+export async function readDelimited(
+  paths: string | readonly string[],
+  options: ReadDelimitedOptions,
+): Promise<SharedFrame | SharedFrame[]>;
+export async function readDelimited(
+  paths: string | readonly string[],
+  options: ReadDelimitedOptions,
+): Promise<SharedFrame | SharedFrame[]> {
+  const t0 = performance.now();
+  const { files, o } = checkOptions(paths, options);
+  const columns = resolveSchema(o.schema);
+  const schemaPairs = columns.map((c) => [c.name, c.dtype] as [string, string]);
+  const dialect = resolveDialect(o, files[0] as string);
+  const concat = o.concat !== false;
+  const header = o.header === true;
+  if (o.signal?.aborted) throw aborted(o.signal);
+
+  // 1. Preludes.
+  const preludes: Prelude[] = [];
+  const maps: number[][] = [];
+  for (const path of files) {
+    const p = readPrelude(path, path, dialect, { header, skipRows: o.skipRows ?? 0 });
+    preludes.push(p);
+    maps.push(
+      fieldColumns(
+        schemaPairs.map((s) => s[0]),
+        p.header,
+        path,
+      ),
+    );
+  }
+  const totalBytes = preludes.reduce((s, p) => s + (p.size - p.dataStart), 0);
+
+  // 2. Parts.
+  const cpus = availableParallelism();
+  const guess = Math.max(1, o.workers ?? cpus);
+  const partBytes =
+    o.partBytes ?? Math.min(256 << 20, Math.max(4 << 20, Math.ceil(totalBytes / (4 * guess))));
+  const parts: Part[] = [];
+  preludes.forEach((p, file) => {
+    for (let s = p.dataStart; s < p.size || s === p.dataStart; s += partBytes) {
+      parts.push({
+        file,
+        frame: concat ? 0 : file,
+        start: s,
+        end: Math.min(p.size, s + partBytes),
+        state: 0,
+        line: 0,
+        records: 0,
+        rowStart: 0,
+        bytes: [],
+        byteStart: [],
+        labels: [],
+      });
+      if (s >= p.size) break;
+    }
+  });
+  const workers = o.workers ?? Math.min(cpus, parts.length);
+  const measure = columns.some((c) => c.kind !== 'fixed');
+  const progress = new ByteProgress(o.progress, totalBytes * (measure ? 3 : 2));
+  const control = new SharedArrayBuffer(4);
+  new Int32Array(control)[0] = 0x7fffffff;
+  const slots = new SharedArrayBuffer(8 * parts.length * 3);
+  const slotView = new Float64Array(slots);
+  const onAbort = (): void => {
+    Atomics.store(new Int32Array(control), 0, -1);
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setInterval(() => progress.update(slotView.reduce((a, b) => a + b, 0)), 100);
+  timer.unref();
+  const frames: SharedFrame[] = [];
+  let runner: Runner | undefined;
+  try {
+    runner = await createRunner(workers, o.heap);
+    const base = (part: Part, i: number, pass: number): RangeArgs => ({
+      slot: pass * parts.length + i,
+      progress: slots,
+      path: files[part.file] as string,
+      file: files[part.file] as string,
+      schema: schemaPairs,
+      fieldColumns: maps[part.file] as number[],
+      delimiter: dialect.delimiter,
+      quote: dialect.quote,
+      comment: dialect.comment,
+      nullValues: dialect.nullValues,
+      start: part.start,
+      end: part.end,
+      size: (preludes[part.file] as Prelude).size,
+      chunkBytes: o.chunkBytes,
+      index: i,
+      control,
+    });
+    // 3. Scan.
+    const scans = await runner.map<RangeArgs, RangeScan & { size: number }>(
+      'scan',
+      parts.map((part, i) => base(part, i, 0)),
+    );
+    if (o.signal?.aborted) throw aborted(o.signal);
+    planParts(parts, scans, preludes, files);
+    // 4. Measure.
+    if (measure) {
+      const measured = await runner.map<MeasureArgs, MeasureResult>(
+        'measure',
+        parts.map((part, i) => ({
+          ...base(part, i, 1),
+          state: part.state,
+          line: part.line,
+        })),
+      );
+      if (o.signal?.aborted) throw aborted(o.signal);
+      throwFirst(measured.map((m) => m.error));
+      measured.forEach((m, i) => {
+        const part = parts[i] as Part;
+        part.bytes = m.bytes;
+        part.labels = m.labels;
+      });
+    }
+    // 5. Frames.
+    const nFrames = concat ? 1 : files.length;
+    for (let f = 0; f < nFrames; f++)
+      frames.push(
+        createFrame(
+          columns,
+          parts.filter((p) => p.frame === f),
+          o.heap,
+          files,
+          f,
+          concat,
+        ),
+      );
+    // 6. Parse.
+    const onBadLine = o.onBadLine === undefined || o.onBadLine === 'error' ? 'error' : 'skip';
+    const maxSamples = o.maxBadLineSamples ?? (typeof o.onBadLine === 'function' ? 1000 : 20);
+    const parsed = await runner.map<ParseArgs, ParseResult>(
+      'parse',
+      parts.map((part, i) => ({
+        ...base(part, i, measure ? 2 : 1),
+        frame: frames[part.frame] as SharedFrame,
+        state: part.state,
+        line: part.line,
+        rowStart: part.rowStart,
+        rowEnd: part.rowStart + part.records,
+        bytesStart: columns.map((_, c) => part.byteStart[c] ?? 0),
+        bytesEnd: columns.map((_, c) => (part.byteStart[c] ?? 0) + (part.bytes[c] ?? 0)),
+        onBadLine,
+        maxSamples,
+      })),
+    );
+    if (o.signal?.aborted) throw aborted(o.signal);
+    throwFirst(parsed.map((p) => p.error));
+    // 7. Close gaps, publish.
+    for (let f = 0; f < frames.length; f++)
+      finishFrame(frames[f] as SharedFrame, parts, parsed, f, columns);
+    const report = makeReport(files, preludes, parts, parsed, workers, t0);
+    progress.stop(totalBytes * (measure ? 3 : 2));
+    if (typeof o.onBadLine === 'function') for (const b of report.badLineSamples) o.onBadLine(b);
+    o.onReport?.(report);
+    return concat ? (frames[0] as SharedFrame) : frames;
+  } catch (err) {
+    for (const f of frames) f.close();
+    progress.stop(0);
+    throw err;
+  } finally {
+    clearInterval(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+    await runner?.close();
+  }
+}
+
+function aborted(signal: AbortSignal): AbortedError {
+  return new AbortedError('readDelimited was aborted through its `signal`; nothing was kept', {
+    cause: signal.reason,
+  });
+}
+
+function throwFirst(errors: ReadonlyArray<EncodedError | undefined>): void {
+  const first = errors.find((e) => e !== undefined);
+  if (first !== undefined) throw decodeError(first);
+}
+
+/** Start states, line numbers and record counts of every part, from the scans. */
+function planParts(
+  parts: Part[],
+  scans: ReadonlyArray<RangeScan & { size: number }>,
+  preludes: Prelude[],
+  files: string[],
+): void {
+  let i = 0;
+  while (i < parts.length) {
+    const file = (parts[i] as Part).file;
+    let j = i;
+    while (j < parts.length && (parts[j] as Part).file === file) j++;
+    const p = preludes[file] as Prelude;
+    const fileScans = scans.slice(i, j);
+    for (const s of fileScans)
+      if (s.size !== p.size)
+        throw new InvalidArgumentError(
+          `${JSON.stringify(files[file])} changed size while loading (${p.size} then ${s.size} bytes)`,
+        );
+    const { states, records } = chainStates(fileScans);
+    let line = p.line;
+    for (let k = i; k < j; k++) {
+      const part = parts[k] as Part;
+      part.scan = fileScans[k - i];
+      part.state = states[k - i] as number;
+      part.records = records[k - i] as number;
+      part.line = line;
+      line += (part.scan as RangeScan).lf;
+    }
+    i = j;
+  }
+}
+
+function createFrame(
+  columns: readonly ColumnSpec[],
+  parts: Part[],
+  heap: Heap | undefined,
+  files: string[],
+  f: number,
+  concat: boolean,
+): SharedFrame {
+  let capacity = 0;
+  for (const part of parts) {
+    part.rowStart = capacity;
+    capacity += part.records;
+  }
+  const what = concat ? `${files.length} file(s)` : JSON.stringify(files[f]);
+  if (capacity > kMaxRows)
+    throw new ShapeError(
+      `${what} hold up to ${capacity} records, more than a frame's ${kMaxRows} rows: load them with concat: false or in groups`,
+    );
+  const stringBytes: Record<string, number> = {};
+  const categories: Record<string, number> = {};
+  const categoryBytes: Record<string, number> = {};
+  const dicts: Array<ByteDict | undefined> = columns.map((c) =>
+    c.kind === 'category' ? new ByteDict() : undefined,
+  );
+  columns.forEach((c, ci) => {
+    if (c.kind === 'utf8') {
+      let total = 0;
+      for (const part of parts) {
+        if (part.byteStart.length === 0) part.byteStart = columns.map(() => 0);
+        part.byteStart[ci] = total;
+        total += part.bytes[ci] ?? 0;
+      }
+      if (total > kMaxRows)
+        throw new ShapeError(
+          `Column ${JSON.stringify(c.name)} of ${what} holds ${total} bytes of text, more than a utf8 column's ${kMaxRows}: use 'category' or load fewer rows per frame`,
+        );
+      stringBytes[c.name] = Math.max(64, total);
+    } else if (c.kind === 'category') {
+      const d = dicts[ci] as ByteDict;
+      for (const part of parts)
+        for (const label of part.labels[ci] ?? []) {
+          const b = Buffer.from(label, 'utf8');
+          d.intern(b, 0, b.length);
+        }
+      categories[c.name] = Math.max(1, d.size);
+      categoryBytes[c.name] = Math.max(64, d.byteLength);
+    }
+  });
+  const frame = SharedFrame.create(
+    columns.map((c) => [c.name, c.dtype] as [string, string]),
+    { capacity, heap, stringBytes, categories, categoryBytes },
+  );
+  try {
+    const access = openFrame(frame);
+    try {
+      const store = access.store;
+      columns.forEach((c, ci) => {
+        const col = store.column(ci);
+        setValidRange(col, 0, capacity);
+        const d = dicts[ci];
+        if (d !== undefined)
+          for (const label of d.values()) col.dict?.codeOf(label, `column ${c.name}`);
+      });
+    } finally {
+      access.release();
+    }
+    return frame;
+  } catch (err) {
+    frame.close();
+    throw err;
+  }
+}
+
+function finishFrame(
+  frame: SharedFrame,
+  parts: Part[],
+  parsed: ParseResult[],
+  f: number,
+  columns: readonly ColumnSpec[],
+): void {
+  const access = openFrame(frame);
+  try {
+    const store = access.store;
+    let cursor = 0;
+    const byteCursor = columns.map(() => 0);
+    parts.forEach((part, i) => {
+      if (part.frame !== f) return;
+      const rows = (parsed[i] as ParseResult).rows;
+      moveRowsCompact(store, part.rowStart, cursor, rows, byteCursor);
+      cursor += rows;
+    });
+    commitRows(store, cursor);
+  } finally {
+    access.release();
+  }
+}
+
+function makeReport(
+  files: string[],
+  preludes: Prelude[],
+  parts: Part[],
+  parsed: ParseResult[],
+  workers: number,
+  t0: number,
+): LoadReport {
+  const perFile = files.map((path, i) => ({
+    path,
+    rows: 0,
+    bytes: (preludes[i] as Prelude).size,
+    badLines: 0,
+  }));
+  const samples: BadLine[] = [];
+  parts.forEach((part, i) => {
+    const r = parsed[i] as ParseResult;
+    const pf = perFile[part.file] as LoadReport['files'][number];
+    pf.rows += r.rows;
+    pf.badLines += r.badLines;
+    samples.push(...r.samples);
+  });
+  return {
+    rows: perFile.reduce((s, f) => s + f.rows, 0),
+    bytes: perFile.reduce((s, f) => s + f.bytes, 0),
+    badLines: perFile.reduce((s, f) => s + f.badLines, 0),
+    badLineSamples: samples,
+    files: perFile,
+    parts: parts.length,
+    workers,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+export type { Dialect };

@@ -1,0 +1,175 @@
+/**
+ * Frame columns <-> packed records (numpy structured arrays, HDF5 compound datasets): plans of
+ * the fields and the interleaving of a block of rows into a record buffer.
+ *
+ * Text columns become fixed-width fields: `utf32` (numpy `<U<n>`, n characters) or `utf8`
+ * (HDF5 fixed-length UTF-8 strings, n bytes, NUL-padded). Nulls have no representation in
+ * these formats: null floats become NaN and null datetimes NaT; other nulls keep what the frame
+ * stores under them (0, empty text).
+ */
+import { kNaT } from '../array/dtype.js';
+import type { Col } from '../frame/store.js';
+import { allValid, isValidAt, utf8At } from './frame-columns.js';
+
+export type TextEncoding = 'utf32' | 'utf8';
+
+export interface RecordField {
+  col: Col;
+  /** Bytes of the field in a record, and its offset. */
+  size: number;
+  offset: number;
+  /** 'raw': the column's own bytes; otherwise the text encoding of utf8 / category columns. */
+  encode: 'raw' | TextEncoding;
+  /** category: each label already encoded as a padded field. */
+  labels?: Uint8Array[];
+}
+
+/** Code points of UTF-8 text (bytes that do not continue a sequence). */
+export function codePoints(b: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < b.length; i++) if (((b[i] as number) & 0xc0) !== 0x80) n++;
+  return n;
+}
+
+/** Writes UTF-8 `text` as UTF-32LE at `dst[at...]`. */
+export function toUtf32(text: Uint8Array, dst: Uint8Array, at: number): void {
+  let o = at;
+  const s = Buffer.from(text.buffer, text.byteOffset, text.length).toString('utf8');
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    dst[o] = cp & 0xff;
+    dst[o + 1] = (cp >>> 8) & 0xff;
+    dst[o + 2] = (cp >>> 16) & 0xff;
+    dst[o + 3] = 0;
+    o += 4;
+  }
+}
+
+/** Plans the fields of rows [start, start + length) of `cols`, text as `text`. */
+export function planRecords(
+  cols: readonly Col[],
+  start: number,
+  length: number,
+  text: TextEncoding,
+): { fields: RecordField[]; itemsize: number } {
+  let offset = 0;
+  const unit = text === 'utf32' ? 4 : 1;
+  const measure = (b: Uint8Array): number => (text === 'utf32' ? codePoints(b) : b.length);
+  const fields = cols.map((c): RecordField => {
+    let size: number;
+    let encode: RecordField['encode'] = 'raw';
+    let labels: Uint8Array[] | undefined;
+    if (c.kind === 'fixed') {
+      size = c.dt.itemsize;
+    } else if (c.kind === 'utf8') {
+      let n = 0;
+      for (let r = start; r < start + length; r++) n = Math.max(n, measure(utf8At(c, r)));
+      size = Math.max(1, n) * unit;
+      encode = text;
+    } else {
+      const all = (c.dict?.labels() ?? []).map((l) => Buffer.from(l, 'utf8'));
+      let n = 0;
+      for (const b of all) n = Math.max(n, measure(b));
+      size = Math.max(1, n) * unit;
+      encode = text;
+      labels = all.map((b) => {
+        const out = new Uint8Array(size);
+        if (text === 'utf32') toUtf32(b, out, 0);
+        else out.set(b);
+        return out;
+      });
+    }
+    const f: RecordField = { col: c, size, offset, encode, labels };
+    offset += size;
+    return f;
+  });
+  return { fields, itemsize: offset };
+}
+
+/** Interleaves block rows [r0, r1) into `buf` (records of `itemsize` bytes from byte 0). */
+export function fillRecords(
+  fields: readonly RecordField[],
+  itemsize: number,
+  r0: number,
+  r1: number,
+  buf: Uint8Array,
+): void {
+  const n = r1 - r0;
+  for (const p of fields) {
+    const c = p.col;
+    const size = p.size;
+    const off = p.offset;
+    if (p.encode === 'raw') {
+      const data = c.data;
+      const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      let s = r0 * size;
+      let d = off;
+      if (size === 4) {
+        for (let i = 0; i < n; i++, s += 4, d += itemsize) {
+          buf[d] = src[s] as number;
+          buf[d + 1] = src[s + 1] as number;
+          buf[d + 2] = src[s + 2] as number;
+          buf[d + 3] = src[s + 3] as number;
+        }
+      } else if (size === 8) {
+        for (let i = 0; i < n; i++, s += 8, d += itemsize)
+          for (let k = 0; k < 8; k++) buf[d + k] = src[s + k] as number;
+      } else {
+        for (let i = 0; i < n; i++, s += size, d += itemsize)
+          for (let k = 0; k < size; k++) buf[d + k] = src[s + k] as number;
+      }
+      const kind = c.kind === 'fixed' ? c.dt.kind : '';
+      if ((kind === 'f' || kind === 'M') && !allValid(c, r0, n)) {
+        const nan = new Uint8Array(size);
+        const dv = new DataView(nan.buffer);
+        if (kind === 'M') dv.setBigInt64(0, kNaT, true);
+        else if (size === 4) dv.setFloat32(0, NaN, true);
+        else dv.setFloat64(0, NaN, true);
+        for (let i = 0; i < n; i++) if (!isValidAt(c, r0 + i)) buf.set(nan, i * itemsize + off);
+      }
+    } else if (c.kind === 'utf8') {
+      for (let i = 0; i < n; i++) {
+        const d = i * itemsize + off;
+        buf.fill(0, d, d + size);
+        if (!isValidAt(c, r0 + i)) continue;
+        const t = utf8At(c, r0 + i);
+        if (p.encode === 'utf32') toUtf32(t, buf, d);
+        else buf.set(t, d);
+      }
+    } else {
+      const codes = c.data as Int32Array;
+      const labels = p.labels as Uint8Array[];
+      for (let i = 0; i < n; i++) {
+        const d = i * itemsize + off;
+        const label = isValidAt(c, r0 + i) ? labels[codes[r0 + i] as number] : undefined;
+        if (label === undefined) buf.fill(0, d, d + size);
+        else buf.set(label, d);
+      }
+    }
+  }
+}
+
+/** Copies field bytes of `n` records out of `buf` into a fixed column at block row `r0`. */
+export function scatterField(
+  buf: Uint8Array,
+  itemsize: number,
+  offset: number,
+  size: number,
+  n: number,
+  dst: Uint8Array,
+  r0: number,
+): void {
+  let s = offset;
+  let d = r0 * size;
+  if (size === 4) {
+    for (let i = 0; i < n; i++, s += itemsize, d += 4) {
+      dst[d] = buf[s] as number;
+      dst[d + 1] = buf[s + 1] as number;
+      dst[d + 2] = buf[s + 2] as number;
+      dst[d + 3] = buf[s + 3] as number;
+    }
+  } else {
+    for (let i = 0; i < n; i++, s += itemsize, d += size)
+      for (let k = 0; k < size; k++) dst[d + k] = buf[s + k] as number;
+  }
+}
