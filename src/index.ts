@@ -61,7 +61,12 @@ export { Utf8Column, CategoryColumn, BytesColumn } from './frame/columns.js';
 export { readNpy, writeNpy } from './io/npy/npy.js';
 export type { ReadNpyOptions, NpySource } from './io/npy/npy.js';
 export { readDelimited } from './io/delimited/read-delimited.js';
-export type { ReadDelimitedOptions, LoadReport, BadLine, LoadProgress } from './io/delimited/read-delimited.js';
+export type {
+  ReadDelimitedOptions,
+  LoadReport,
+  BadLine,
+  LoadProgress,
+} from './io/delimited/read-delimited.js';
 export type { SchemaSpec } from './io/schema-spec.js';
 export { writeHDF5 } from './io/hdf5/write-hdf5.js';
 export type { WriteHDF5Options, HDF5Datasets } from './io/hdf5/write-hdf5.js';
