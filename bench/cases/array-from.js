@@ -39,10 +39,10 @@ await runCase('array-from', async ({ quick, repeats, result, log }) => {
   };
 
   // ---- steady state
-  // Room for the block and the allocator's size-class rounding (a request is served from a free
-  // block of the next class up, up to 1/16 larger); a small array allocated first puts this
-  // thread's ledger (an internal block created on first use) in front of the big block, so the
-  // block freed by close() coalesces with the rest and is handed out again at the same place.
+  // Room for the block plus the allocator's size-class rounding: a request is served from a free
+  // block of the next size class up (up to 1/16 larger), so a hole of exactly the freed size is
+  // not always reused. The block freed by close() coalesces with the rest of the heap and is
+  // handed out again at the same place (checked below).
   const heap = Heap.create({ size: bytes + bytes / 8 + 64 * MiB });
   const first = SharedArray.zeros([8], 'f8', { heap });
   let a = SharedArray.from(src, { heap });
