@@ -6,6 +6,7 @@
 import { HeapFullError, InvalidArgumentError, describe } from '../errors.js';
 import { C_BYTES_CAP, C_BYTES_USED, C_DICT_CAP, C_DICT_COUNT, C_DICT_LOCK } from './layout.js';
 import { lockWord, unlockWord } from './mutex.js';
+import { checkUnicode } from './stage.js';
 
 export class Dictionary {
   readonly #words: Int32Array;
@@ -78,6 +79,7 @@ export class Dictionary {
         `Expected a string label (or null) for ${where} (category), got ${describe(label)}`,
       );
     }
+    checkUnicode(label, where);
     const known = this.find(label);
     if (known >= 0) return known;
     const words = this.#words;

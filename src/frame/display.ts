@@ -29,12 +29,7 @@ export interface TableSource {
 
 function formatValue(v: unknown): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'number') {
-    if (Number.isNaN(v)) return 'NaN';
-    if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
-    const s = String(Number(v.toPrecision(6)));
-    return s;
-  }
+  if (typeof v === 'number') return String(v);
   if (v instanceof Date) {
     if (Number.isNaN(v.getTime())) return 'NaT';
     const iso = v.toISOString();
@@ -43,6 +38,28 @@ function formatValue(v: unknown): string {
   }
   if (typeof v === 'string') return v.replace(/\n/g, '\\n').replace(/\t/g, '\\t');
   return String(v);
+}
+
+/**
+ * A float column's cells, pandas-style: one number of decimals for the whole column (enough for
+ * every value, at most 6), or scientific notation when magnitudes are very large or small.
+ */
+function formatFloats(values: readonly unknown[]): string[] {
+  const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const scientific = finite.some((v) => Math.abs(v) >= 1e15 || (v !== 0 && Math.abs(v) < 1e-4));
+  let decimals = 1;
+  if (!scientific)
+    for (const v of finite) {
+      const s = String(Number(v.toFixed(6)));
+      const dot = s.indexOf('.');
+      if (dot >= 0) decimals = Math.max(decimals, s.length - dot - 1);
+    }
+  return values.map((v) => {
+    if (typeof v !== 'number') return formatValue(v);
+    if (Number.isNaN(v)) return 'NaN';
+    if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+    return scientific ? v.toExponential(4) : v.toFixed(decimals);
+  });
 }
 
 function clip(s: string, max: number): string {
@@ -71,14 +88,9 @@ export function formatTable(source: TableSource, options: DisplayOptions = {}): 
   // Every column's text and width.
   const cols = source.names.map((name, c) => {
     const dtype = source.dtypes[c] as string;
-    const cells = rowIds.map((r) =>
-      r < 0 ? '...' : clip(formatValue(source.cell(r, c)), maxCell),
-    );
-    if (dtype.startsWith('<f')) {
-      // Floats with an integral value print as `2.0`, as in pandas.
-      for (let i = 0; i < cells.length; i++)
-        if (/^-?\d+$/.test(cells[i] as string)) cells[i] += '.0';
-    }
+    const raw = rowIds.map((r) => (r < 0 ? undefined : source.cell(r, c)));
+    const text = dtype.startsWith('<f') ? formatFloats(raw) : raw.map(formatValue);
+    const cells = rowIds.map((r, k) => (r < 0 ? '...' : clip(text[k] as string, maxCell)));
     const head = clip(name, maxCell);
     const w = Math.max(head.length, dtype.length, ...cells.map((s) => s.length));
     return { head, dtype, cells, w, right: isNumeric(dtype) || dtype === '|b1' };

@@ -435,7 +435,7 @@ export class SharedFrame {
         dtypes: cols.map((c) => c.dtype),
         length: rows,
         cell: (r, c) => readCell(cols[c]!, this.#view.start + r),
-        footer: `[SharedFrame: ${total} rows x ${cols.length} columns${rows < total ? `, first ${rows} shown` : ''}; capacity ${this.capacity}]`,
+        footer: `[SharedFrame: ${total} row${total === 1 ? '' : 's'} x ${cols.length} column${cols.length === 1 ? '' : 's'}${rows < total ? `, first ${rows} shown` : ''}; capacity ${this.capacity}]`,
       },
       options,
     );

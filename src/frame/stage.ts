@@ -72,9 +72,10 @@ function stageFixed(out: Staged, src: ArrayLike<unknown>, n: number, where: Wher
     for (let i = 0; i < n; i++) {
       const v = src[i];
       if (v === null || v === undefined) out.valid = nullFlags(out.valid, n, i);
-      else if (typeof v === 'string' && v.length <= w && Buffer.byteLength(v) <= w)
+      else if (typeof v === 'string' && v.length <= w && Buffer.byteLength(v) <= w) {
+        checkUnicode(v, where, i);
         bytes.write(v, i * w, 'utf8');
-      else writeFixedBytes(bytes, i * w, w, v, where(i));
+      } else writeFixedBytes(bytes, i * w, w, v, where(i));
     }
     out.values = bytes;
     return;
@@ -148,13 +149,27 @@ function setInt64(v32: Int32Array, i: number, v: number): void {
   v32[2 * i + 1] = hi;
 }
 
+/**
+ * Refuses strings with lone surrogates: UTF-8 cannot hold them, and encoding would silently
+ * replace them with U+FFFD.
+ */
+export function checkUnicode(v: string, where: Where | string, i = 0): void {
+  if ((v as unknown as { isWellFormed(): boolean }).isWellFormed()) return;
+  throw new InvalidArgumentError(
+    `The string for ${typeof where === 'string' ? where : where(i)} holds a lone surrogate (${describe(v)}): ` +
+      `it is not valid Unicode and cannot be stored as UTF-8 without changing it. Fix the string (e.g. s.toWellFormed()).`,
+  );
+}
+
 function stageUtf8(out: Staged, src: ArrayLike<unknown>, n: number, where: Where): void {
   const ends = new Int32Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const v = src[i];
-    if (typeof v === 'string') total += Buffer.byteLength(v);
-    else if (v === null || v === undefined) out.valid = nullFlags(out.valid, n, i);
+    if (typeof v === 'string') {
+      checkUnicode(v, where, i);
+      total += Buffer.byteLength(v);
+    } else if (v === null || v === undefined) out.valid = nullFlags(out.valid, n, i);
     else
       throw new InvalidArgumentError(
         `Expected a string (or null) for ${where(i)} (utf8), got ${describe(v)}`,
@@ -179,8 +194,10 @@ function stageLabels(out: Staged, src: ArrayLike<unknown>, n: number, where: Whe
   const labels = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
     const v = src[i];
-    if (typeof v === 'string') labels[i] = v;
-    else if (v === null || v === undefined) {
+    if (typeof v === 'string') {
+      checkUnicode(v, where, i);
+      labels[i] = v;
+    } else if (v === null || v === undefined) {
       labels[i] = null;
       out.valid = nullFlags(out.valid, n, i);
     } else

@@ -8,6 +8,7 @@ import { CorruptError, InvalidArgumentError, describe } from '../errors.js';
 import { datetimeToDate, kNaT, typedView, type DType, type TypedArray } from '../array/dtype.js';
 import { readFixedBytes, writeElement } from '../array/element.js';
 import { Dictionary } from './dictionary.js';
+import { checkUnicode } from './stage.js';
 import {
   F_LENGTH,
   columnWords,
@@ -260,6 +261,7 @@ export function writeCell(c: Col, row: number, value: unknown, where: string): v
     setValid(c, row, true);
     return;
   }
+  if (typeof value === 'string') checkUnicode(value, where);
   writeElement(c.dt, c.data, row, value, where);
   // An invalid Date is NaT, which is null (as in pandas).
   setValid(c, row, !(c.dt.kind === 'M' && c.data[row] === kNaT));

@@ -142,6 +142,11 @@ test('bad rows are refused before anything is reserved or written', () => {
     [() => f.append({ id: [1, 2], x: [1] }), 'SHMFRAME_ERR_SHAPE', /differ in length/],
     [() => f.append({ id: [1, 2], x: 1 }), 'SHMFRAME_ERR_INVALID_ARG', /mix of arrays and values/],
     [() => f.append('row'), 'SHMFRAME_ERR_INVALID_ARG', /a row object/],
+    [
+      () => f.append({ name: 'x\ud83d' }),
+      'SHMFRAME_ERR_INVALID_ARG',
+      /lone surrogate.*toWellFormed/,
+    ],
     [() => f.append([5]), 'SHMFRAME_ERR_INVALID_ARG', /row 0 to be an object/],
   ];
   for (const [fn, code, message] of cases) assertRefused(heap, fn, code, message);

@@ -147,6 +147,8 @@ test('bad cell access is refused with its code and the heap unchanged', async ()
     ],
     [() => f.col('t').set(0, 'new'), 'SHMFRAME_ERR_INVALID_ARG', /immutable/],
     [() => f.set(0, 'c', 5), 'SHMFRAME_ERR_INVALID_ARG', /string label/],
+    [() => f.set(0, 'c', 'a\ud800'), 'SHMFRAME_ERR_INVALID_ARG', /lone surrogate/],
+    [() => f.set(0, 's', '\udc00'), 'SHMFRAME_ERR_INVALID_ARG', /lone surrogate/],
     [() => f.col('c').set(7, 'x'), 'SHMFRAME_ERR_SHAPE', /out of range/],
     [() => f.col('s').set(0, 7), 'SHMFRAME_ERR_INVALID_ARG', /string or Uint8Array/],
     [() => f.setNull(5, 'f'), 'SHMFRAME_ERR_SHAPE', /out of range/],
