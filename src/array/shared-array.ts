@@ -54,11 +54,12 @@ export interface ArrayHost {
   spec: unknown;
 }
 
-/** @internal Checks a host spec against its block: the dtype and element region a view may use. */
+/**
+ * @internal Checks a host spec against its block (`ref`, already adopted): the dtype, the
+ * absolute byte offset of element 0 and the number of elements a view may reach from there.
+ */
 export type ArrayHostResolver = (
-  buffer: SharedArrayBuffer,
-  byteOffset: number,
-  byteLength: number,
+  ref: BlockRef,
   spec: unknown,
 ) => { dt: DType; dataOffset: number; size: number };
 
@@ -335,7 +336,7 @@ export class SharedArray {
   ): SharedArray {
     const resolve = hosts.get(host.code);
     if (resolve === undefined) throw new CorruptError(`No array host for kind ${host.code}`);
-    const r = resolve(ref.heap.buffer, ref.byteOffset, ref.byteLength, host.spec);
+    const r = resolve(ref, host.spec);
     const v = checkView({ offset: view.offset, shape: view.shape, strides: view.strides }, r.size);
     return new SharedArray(ref, r.dt, r.dataOffset, v, false, { code: host.code, spec: host.spec });
   }

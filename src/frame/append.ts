@@ -29,17 +29,16 @@ function capacityError(store: FrameStore, reserved: number, n: number): HeapFull
 
 /** Resolves category labels to codes, adding new labels to the shared dictionaries. */
 function resolveCodes(s: Staged): void {
-  const labels = s.labels as Array<string | null>;
+  const labels = s.labels as string[];
+  const local = s.local as Int32Array;
   const dict = s.col.dict as Dictionary;
-  const local = new Map<string, number>();
-  for (const l of labels) if (l !== null) local.set(l, -1);
-  dict.checkRoom(local.keys());
-  for (const l of local.keys())
-    local.set(l, dict.codeOf(l, `column ${JSON.stringify(s.col.name)}`));
-  const codes = new Int32Array(labels.length);
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i] as string | null;
-    codes[i] = l === null ? -1 : (local.get(l) as number);
+  dict.checkRoom(labels);
+  const where = `column ${JSON.stringify(s.col.name)}`;
+  const codeOf = Int32Array.from(labels, (l) => dict.codeOf(l, where));
+  const codes = new Int32Array(local.length);
+  for (let i = 0; i < local.length; i++) {
+    const k = local[i] as number;
+    codes[i] = k < 0 ? -1 : (codeOf[k] as number);
   }
   s.codes = codes;
 }
@@ -65,7 +64,7 @@ export function appendStaged(store: FrameStore, staged: readonly Staged[], n: nu
     for (let k = 0; k < staged.length; k++) {
       const s = staged[k] as Staged;
       if (s.bytes === undefined) continue;
-      const w = s.col.words;
+      const w = s.col.words as Int32Array;
       const used = w[C_BYTES_USED] as number;
       const bytesCap = w[C_BYTES_CAP] as number;
       if (used + s.bytes.length > bytesCap) {
@@ -83,7 +82,7 @@ export function appendStaged(store: FrameStore, staged: readonly Staged[], n: nu
     for (let k = 0; k < staged.length; k++) {
       const s = staged[k] as Staged;
       if (s.bytes !== undefined)
-        s.col.words[C_BYTES_USED] = (byteStarts[k] as number) + s.bytes.length;
+        (s.col.words as Int32Array)[C_BYTES_USED] = (byteStarts[k] as number) + s.bytes.length;
     }
     h[F_RESERVED] = start + n;
   } finally {

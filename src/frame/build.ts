@@ -266,14 +266,9 @@ export function prepareEntries(entries: Array<[string, unknown]>, options: FromO
   const measured = staged.map((s): Measured => {
     if (s.bytes !== undefined) return { stringBytes: s.bytes.length };
     if (s.labels === undefined) return {};
-    const distinct = new Set<string>();
     let labelBytes = 0;
-    for (const l of s.labels)
-      if (l !== null && !distinct.has(l)) {
-        distinct.add(l);
-        labelBytes += Buffer.byteLength(l);
-      }
-    return { labels: distinct.size, labelBytes };
+    for (const l of s.labels) labelBytes += Buffer.byteLength(l);
+    return { labels: s.labels.length, labelBytes };
   });
   return { cols, staged, rows, measured };
 }

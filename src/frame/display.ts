@@ -85,42 +85,53 @@ export function formatTable(source: TableSource, options: DisplayOptions = {}): 
   }
   const labels = rowIds.map((r) => (r < 0 ? '...' : String(r)));
   const labelWidth = Math.max(0, ...labels.map((l) => l.length));
-  // Every column's text and width.
-  const cols = source.names.map((name, c) => {
+  // A column's text and width, formatted only if it is shown (a frame may have 5000 columns).
+  type Column = { head: string; dtype: string; cells: string[]; w: number; right: boolean };
+  const made = new Map<number, Column>();
+  const column = (c: number): Column => {
+    let col = made.get(c);
+    if (col !== undefined) return col;
     const dtype = source.dtypes[c] as string;
     const raw = rowIds.map((r) => (r < 0 ? undefined : source.cell(r, c)));
     const text = dtype.startsWith('<f') ? formatFloats(raw) : raw.map(formatValue);
     const cells = rowIds.map((r, k) => (r < 0 ? '...' : clip(text[k] as string, maxCell)));
-    const head = clip(name, maxCell);
-    const w = Math.max(head.length, dtype.length, ...cells.map((s) => s.length));
-    return { head, dtype, cells, w, right: isNumeric(dtype) || dtype === '|b1' };
-  });
-  // Elide middle columns until the lines fit.
-  let shown = cols.map((_, i) => i);
-  const lineWidth = (ids: number[]): number =>
-    labelWidth + ids.reduce((s, i) => s + 2 + (i < 0 ? 3 : (cols[i]?.w ?? 0)), 0);
-  if (lineWidth(shown) > width && cols.length > 2) {
-    let left = Math.ceil(cols.length / 2);
-    let right = Math.floor(cols.length / 2);
-    const pick = (): number[] => [
-      ...cols.slice(0, left).map((_, i) => i),
-      -1,
-      ...cols.slice(cols.length - right).map((_, i) => cols.length - right + i),
-    ];
-    shown = pick();
-    while (lineWidth(shown) > width && left + right > 2) {
-      if (left > right) left--;
-      else right--;
-      shown = pick();
+    const head = clip(source.names[c] as string, maxCell);
+    const w = Math.max(head.length, dtype.length, ...cells.map((t) => t.length));
+    col = { head, dtype, cells, w, right: isNumeric(dtype) || dtype === '|b1' };
+    made.set(c, col);
+    return col;
+  };
+  // Take columns alternately from the left and the right while they fit, keeping room for a
+  // `...` column if some remain; at least one from each side.
+  const ncols = source.names.length;
+  const left: number[] = [];
+  const right: number[] = [];
+  let used = labelWidth;
+  let lo = 0;
+  let hi = ncols - 1;
+  let elided = false;
+  while (lo <= hi) {
+    const fromLeft = left.length <= right.length;
+    const c = fromLeft ? lo : hi;
+    const room = lo === hi ? 0 : 5;
+    const w = 2 + column(c).w;
+    if (used + w + room > width && left.length >= 1 && right.length >= 1) {
+      elided = true;
+      break;
     }
+    used += w;
+    if (fromLeft) left.push(lo++);
+    else right.unshift(hi--);
   }
+  const shown = elided ? [...left, -1, ...right] : [...left, ...right];
+  const cols = { get: (i: number): Column | undefined => (i < 0 ? undefined : column(i)) };
   const pad = (s: string, w: number, right: boolean): string =>
     right ? s.padStart(w) : s.padEnd(w);
-  const line = (label: string, part: (c: (typeof cols)[number]) => string): string =>
+  const line = (label: string, part: (c: Column) => string): string =>
     [
       label.padEnd(labelWidth),
       ...shown.map((i) => {
-        const c = cols[i];
+        const c = cols.get(i);
         return c === undefined ? '...' : pad(part(c), c.w, c.right);
       }),
     ]

@@ -185,6 +185,7 @@ export function stageArrow(col: Col, d: ArrowData): Staged {
     bytes: undefined,
     ends: undefined,
     labels: undefined,
+    local: undefined,
     codes: undefined,
   };
   const typeId = d.type.typeId;

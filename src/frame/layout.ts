@@ -202,33 +202,39 @@ export function writeLayout(buffer: SharedArrayBuffer, base: number, layout: Fra
   h[F_CAPACITY] = layout.capacity;
   h[F_INDEX] = layout.index;
   const names = Buffer.from(buffer, base + tableEnd, layout.payloadBytes - tableEnd);
+  // One view over the whole column table (a view of a SharedArrayBuffer costs ~1 µs).
+  const t32 = new Int32Array(buffer, base + kHeaderBytes, (kColumnBytes / 4) * n);
+  const t64 = new Float64Array(buffer, base + kHeaderBytes, (kColumnBytes / 8) * n);
   let nameAt = 0;
   layout.columns.forEach((col, c) => {
-    const w = new Int32Array(buffer, base + kHeaderBytes + kColumnBytes * c, 16);
-    const d = new Float64Array(buffer, base + kHeaderBytes + kColumnBytes * c, 16);
+    const w0 = (kColumnBytes / 4) * c;
+    const d0 = (kColumnBytes / 8) * c;
     const dt = col.type.dt;
-    w[C_TYPE] = kTypeCodes[col.type.kind];
-    w[C_DTYPE] = dt.code;
-    w[C_ITEMSIZE] = dt.itemsize;
-    w[C_UNIT] = dt.unit === undefined ? 0 : kUnitCodes[dt.unit];
+    t32[w0 + C_TYPE] = kTypeCodes[col.type.kind];
+    t32[w0 + C_DTYPE] = dt.code;
+    t32[w0 + C_ITEMSIZE] = dt.itemsize;
+    t32[w0 + C_UNIT] = dt.unit === undefined ? 0 : kUnitCodes[dt.unit];
     const len = names.write(col.name, nameAt, 'utf8');
-    w[C_NAME_AT] = nameAt;
-    w[C_NAME_LEN] = len;
+    t32[w0 + C_NAME_AT] = nameAt;
+    t32[w0 + C_NAME_LEN] = len;
     nameAt += len;
-    w[C_GROUP] = col.group;
-    w[C_POS] = col.pos;
-    w[C_GROUP_SIZE] = col.groupSize;
-    w[C_STRIDE] = col.stride;
-    w[C_BYTES_CAP] = col.bytesCap;
-    w[C_DICT_CAP] = col.dictCap;
-    d[D_DATA] = col.data;
-    d[D_VALIDITY] = col.validity;
-    d[D_BYTES] = col.bytes;
-    d[D_DICT_OFFSETS] = col.dictOffsets;
-    new Uint8Array(buffer, base + col.validity, r64(Math.ceil(layout.capacity / 8))).fill(0);
+    t32[w0 + C_GROUP] = col.group;
+    t32[w0 + C_POS] = col.pos;
+    t32[w0 + C_GROUP_SIZE] = col.groupSize;
+    t32[w0 + C_STRIDE] = col.stride;
+    t32[w0 + C_BYTES_CAP] = col.bytesCap;
+    t32[w0 + C_DICT_CAP] = col.dictCap;
+    t64[d0 + D_DATA] = col.data;
+    t64[d0 + D_VALIDITY] = col.validity;
+    t64[d0 + D_BYTES] = col.bytes;
+    t64[d0 + D_DICT_OFFSETS] = col.dictOffsets;
     if (col.type.kind === 'utf8') new Int32Array(buffer, base + col.data, 1)[0] = 0;
     if (col.type.kind === 'category') new Int32Array(buffer, base + col.dictOffsets, 1)[0] = 0;
   });
+  // The validity bitmaps are the last regions, one after the other: zero them at once.
+  const first = layout.columns[0];
+  if (first !== undefined)
+    new Uint8Array(buffer, base + first.validity, layout.payloadBytes - first.validity).fill(0);
   h[F_NAMES_BYTES] = nameAt;
   Atomics.store(h, F_MAGIC, kFrameMagic);
 }
@@ -270,24 +276,26 @@ export function readLayout(
       corrupt(`${what} region [${at}, +${bytes}) is outside the ${byteLength}-byte payload`);
   };
   const columns: ColumnLayout[] = [];
+  const t32 = new Int32Array(buffer, base + kHeaderBytes, (kColumnBytes / 4) * n);
+  const t64 = new Float64Array(buffer, base + kHeaderBytes, (kColumnBytes / 8) * n);
   for (let c = 0; c < n; c++) {
-    const w = new Int32Array(buffer, base + kHeaderBytes + kColumnBytes * c, 16);
-    const d = new Float64Array(buffer, base + kHeaderBytes + kColumnBytes * c, 16);
-    const nameAt = w[C_NAME_AT] as number;
-    const nameLen = w[C_NAME_LEN] as number;
+    const w0 = (kColumnBytes / 4) * c;
+    const d0 = (kColumnBytes / 8) * c;
+    const nameAt = t32[w0 + C_NAME_AT] as number;
+    const nameLen = t32[w0 + C_NAME_LEN] as number;
     if (!(nameAt >= 0 && nameLen >= 0 && nameAt + nameLen <= namesBytes))
       corrupt(`column ${c} name`);
     const name = names.toString('utf8', nameAt, nameAt + nameLen);
-    const kind = (['fixed', 'utf8', 'category'] as const)[(w[C_TYPE] as number) - 1];
-    if (kind === undefined) corrupt(`column ${c} has type code ${w[C_TYPE]}`);
+    const kind = (['fixed', 'utf8', 'category'] as const)[(t32[w0 + C_TYPE] as number) - 1];
+    if (kind === undefined) corrupt(`column ${c} has type code ${t32[w0 + C_TYPE]}`);
     let type: ColumnType;
     if (kind === 'fixed') {
       const dt: DType | undefined = dtypeFromCode(
-        w[C_DTYPE] as number,
-        w[C_ITEMSIZE] as number,
-        w[C_UNIT] as number,
+        t32[w0 + C_DTYPE] as number,
+        t32[w0 + C_ITEMSIZE] as number,
+        t32[w0 + C_UNIT] as number,
       );
-      if (dt === undefined) corrupt(`column ${c} has dtype code ${w[C_DTYPE]}`);
+      if (dt === undefined) corrupt(`column ${c} has dtype code ${t32[w0 + C_DTYPE]}`);
       type = columnType(dt.str, name);
     } else {
       type = columnType(kind, name);
@@ -295,16 +303,16 @@ export function readLayout(
     const col: ColumnLayout = {
       name,
       type,
-      group: w[C_GROUP] as number,
-      pos: w[C_POS] as number,
-      groupSize: w[C_GROUP_SIZE] as number,
-      stride: w[C_STRIDE] as number,
-      data: d[D_DATA] as number,
-      validity: d[D_VALIDITY] as number,
-      bytes: d[D_BYTES] as number,
-      bytesCap: w[C_BYTES_CAP] as number,
-      dictOffsets: d[D_DICT_OFFSETS] as number,
-      dictCap: w[C_DICT_CAP] as number,
+      group: t32[w0 + C_GROUP] as number,
+      pos: t32[w0 + C_POS] as number,
+      groupSize: t32[w0 + C_GROUP_SIZE] as number,
+      stride: t32[w0 + C_STRIDE] as number,
+      data: t64[d0 + D_DATA] as number,
+      validity: t64[d0 + D_VALIDITY] as number,
+      bytes: t64[d0 + D_BYTES] as number,
+      bytesCap: t32[w0 + C_BYTES_CAP] as number,
+      dictOffsets: t64[d0 + D_DICT_OFFSETS] as number,
+      dictCap: t32[w0 + C_DICT_CAP] as number,
     };
     region(col.validity, Math.ceil(capacity / 8), `column ${c} validity`);
     if (kind === 'fixed') {

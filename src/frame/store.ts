@@ -29,15 +29,17 @@ export interface Col {
   readonly layout: ColumnLayout;
   /** Values (`stride` elements; bytes for |S), utf8 offsets (capacity + 1) or category codes. */
   readonly data: TypedArray;
-  /** The same memory as int32 pairs, for 8-byte columns (writes int64 without BigInts). */
-  readonly data32: Int32Array | undefined;
+  /** Validity bits, as int32 words (for Atomics). */
   readonly valid32: Int32Array;
-  readonly valid8: Uint8Array;
   /** utf8 bytes (whole region). */
   readonly bytes: Buffer | undefined;
   readonly dict: Dictionary | undefined;
-  /** The column record's words (counters and locks). */
-  readonly words: Int32Array;
+  /**
+   * The column record's words (counters and locks), for the columns that use them: utf8,
+   * category and the index column. (A view of a SharedArrayBuffer costs about 1 µs to make on
+   * Node 20, 20x one of a plain buffer, so a column makes only the views it needs.)
+   */
+  readonly words: Int32Array | undefined;
 }
 
 const r64 = (n: number): number => Math.ceil(n / 64) * 64;
@@ -71,7 +73,7 @@ export class FrameStore {
     let c = this.#cols[i];
     if (c === undefined) {
       const l = this.layout.columns[i] as ColumnLayout;
-      c = makeCol(this.buffer, this.base, this.layout.capacity, l, i);
+      c = makeCol(this.buffer, this.base, this.layout.capacity, l, i, i === this.layout.index);
       this.#cols[i] = c;
     }
     return c;
@@ -112,27 +114,26 @@ function makeCol(
   capacity: number,
   l: ColumnLayout,
   index: number,
+  isIndex: boolean,
 ): Col {
   const dt = l.type.dt;
   const validBytes = r64(Math.ceil(capacity / 8));
   let data: TypedArray;
-  let data32: Int32Array | undefined;
   let bytes: Buffer | undefined;
   let dict: Dictionary | undefined;
-  const words = columnWords(buffer, base, index);
+  const words = l.type.kind !== 'fixed' || isIndex ? columnWords(buffer, base, index) : undefined;
   if (l.type.kind === 'fixed') {
     data =
       dt.kind === 'S'
         ? new Uint8Array(buffer, base + l.data, l.stride * dt.itemsize)
         : typedView(dt.ctor, buffer, base + l.data, l.stride);
-    if (dt.itemsize === 8) data32 = new Int32Array(buffer, base + l.data, l.stride * 2);
   } else if (l.type.kind === 'utf8') {
     data = new Int32Array(buffer, base + l.data, capacity + 1);
     bytes = Buffer.from(buffer, base + l.bytes, l.bytesCap);
   } else {
     data = new Int32Array(buffer, base + l.data, capacity);
     dict = new Dictionary(
-      words,
+      words as Int32Array,
       new Int32Array(buffer, base + l.dictOffsets, l.dictCap + 1),
       Buffer.from(buffer, base + l.bytes, l.bytesCap),
       l.name,
@@ -146,9 +147,7 @@ function makeCol(
     dtype: l.type.dtype,
     layout: l,
     data,
-    data32,
     valid32: new Int32Array(buffer, base + l.validity, validBytes / 4),
-    valid8: new Uint8Array(buffer, base + l.validity, validBytes),
     bytes,
     dict,
     words,

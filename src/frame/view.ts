@@ -9,8 +9,8 @@ import type { BlockRef } from '../heap/block-ref.js';
 import { KindCode } from '../heap/kinds.js';
 import { kMaxElements } from '../array/layout.js';
 import { SharedArray, kHostedArray, registerArrayHost } from '../array/shared-array.js';
-import { groupRegion, readLayout } from './layout.js';
-import type { FrameStore } from './store.js';
+import { groupRegion } from './layout.js';
+import { storeFor, type FrameStore } from './store.js';
 
 /** View parameters carried by the handle of a view (`select`, `slice`). */
 export interface FrameView {
@@ -64,22 +64,22 @@ export function valuesArray(
   start: number,
   length: number,
 ): SharedArray {
-  const cs = cols.map((i) => store.column(i));
+  const cs = cols.map((i) => store.layout.columns[i]!);
   if (cs.length === 0) throw new ShapeError('A frame without columns has no values');
-  const dtypes = [...new Set(cs.map((c) => c.dtype))];
-  if (dtypes.length > 1 || cs[0]!.kind !== 'fixed')
+  const dtypes = [...new Set(cs.map((c) => c.type.dtype))];
+  if (dtypes.length > 1 || cs[0]!.type.kind !== 'fixed')
     throw new DtypeError(
       `values() needs columns of one fixed-width dtype to view them without copying, got ${dtypes.join(', ')}: ` +
         `select() the columns of one dtype first`,
     );
-  const pos = cs.map((c) => c.layout.pos);
+  const pos = cs.map((c) => c.pos);
   const step = pos.length > 1 ? pos[1]! - pos[0]! : 1;
   if (step <= 0 || pos.some((p, k) => p !== pos[0]! + k * step))
     throw new ShapeError(
       `values() cannot view columns ${JSON.stringify(names)} as one array: they are not evenly spaced in schema ` +
         `order among the ${dtypes[0]} columns. Select them in schema order (e.g. a run of adjacent ${dtypes[0]} columns).`,
     );
-  const first = cs[0]!.layout;
+  const first = cs[0]!;
   const offset = pos[0]! * first.stride + start;
   if (length > 0 && offset + (cs.length - 1) * step * first.stride + length > kMaxElements)
     throw new ShapeError(
@@ -98,8 +98,18 @@ export function valuesArray(
   }
 }
 
-registerArrayHost(KindCode.frame, (buffer, byteOffset, byteLength, spec) => {
+registerArrayHost(KindCode.frame, (ref, spec) => {
   const group = (spec as { group?: unknown } | null)?.group;
-  const r = groupRegion(readLayout(buffer, byteOffset, byteLength), group);
-  return { dt: r.dt, dataOffset: byteOffset + r.data, size: r.size };
+  const { heap } = ref;
+  // The thread's cached store: its layout was checked when it was first opened.
+  const store = storeFor(
+    heap.id,
+    ref.unit,
+    ref.generation,
+    heap.buffer,
+    ref.byteOffset,
+    ref.byteLength,
+  );
+  const r = groupRegion(store.layout, group);
+  return { dt: r.dt, dataOffset: ref.byteOffset + r.data, size: r.size };
 });
