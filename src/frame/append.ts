@@ -64,7 +64,7 @@ export function appendStaged(store: FrameStore, staged: readonly Staged[], n: nu
     for (let k = 0; k < staged.length; k++) {
       const s = staged[k] as Staged;
       if (s.bytes === undefined) continue;
-      const w = s.col.words as Int32Array;
+      const w = s.col.words;
       const used = w[C_BYTES_USED] as number;
       const bytesCap = w[C_BYTES_CAP] as number;
       if (used + s.bytes.length > bytesCap) {
@@ -82,7 +82,7 @@ export function appendStaged(store: FrameStore, staged: readonly Staged[], n: nu
     for (let k = 0; k < staged.length; k++) {
       const s = staged[k] as Staged;
       if (s.bytes !== undefined)
-        (s.col.words as Int32Array)[C_BYTES_USED] = (byteStarts[k] as number) + s.bytes.length;
+        s.col.words[C_BYTES_USED] = (byteStarts[k] as number) + s.bytes.length;
     }
     h[F_RESERVED] = start + n;
   } finally {

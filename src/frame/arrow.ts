@@ -63,12 +63,7 @@ function plainBytes(b: Buffer): Uint8Array {
 
 /** The bytes of a validity bitmap starting at row `start`, and the bit offset inside them. */
 function bitmapAt(col: Col, start: number): { nullBitmap: Uint8Array; offset: number } {
-  const v = col.valid32;
-  const at = start >>> 3;
-  return {
-    nullBitmap: new Uint8Array(v.buffer, v.byteOffset + at, v.byteLength - at),
-    offset: start & 7,
-  };
+  return { nullBitmap: col.valid8.subarray(start >>> 3), offset: start & 7 };
 }
 
 function numericType(A: ArrowModule, dtype: string): ArrowNS.DataType {

@@ -47,13 +47,13 @@ function build(c: Col, t: IndexTable, length: number): void {
 
 /** Records an in-place edit of the index column (any thread's tables rebuild on next use). */
 export function noteIndexEdit(store: FrameStore, c: Col): void {
-  if (c.index === store.layout.index) Atomics.add(c.words as Int32Array, C_EDITS, 1);
+  if (c.index === store.layout.index) Atomics.add(c.words, C_EDITS, 1);
 }
 
 /** The row of `label` in rows [0, length) of the index column, or -1. */
 export function findLabel(store: FrameStore, length: number, label: unknown): number {
   const c = store.column(store.layout.index);
-  const edits = Atomics.load(c.words as Int32Array, C_EDITS);
+  const edits = Atomics.load(c.words, C_EDITS);
   let t = store.indexCache as IndexTable | undefined;
   if (t === undefined || t.edits !== edits || t.scanned > length) {
     t = { map: new Map(), dups: new Map(), scanned: 0, edits };

@@ -31,15 +31,17 @@ export interface Col {
   readonly data: TypedArray;
   /** Validity bits, as int32 words (for Atomics). */
   readonly valid32: Int32Array;
+  /** The same bits as bytes (Arrow's view), made on first use. */
+  readonly valid8: Uint8Array;
   /** utf8 bytes (whole region). */
   readonly bytes: Buffer | undefined;
   readonly dict: Dictionary | undefined;
   /**
-   * The column record's words (counters and locks), for the columns that use them: utf8,
-   * category and the index column. (A view of a SharedArrayBuffer costs about 1 µs to make on
-   * Node 20, 20x one of a plain buffer, so a column makes only the views it needs.)
+   * The column record's words (counters and locks), made on first use. (A view of a
+   * SharedArrayBuffer costs about 1 µs to make on Node 20, 20x one of a plain buffer, so a column
+   * makes its views only when they are used: a frame may have thousands of columns.)
    */
-  readonly words: Int32Array | undefined;
+  readonly words: Int32Array;
 }
 
 const r64 = (n: number): number => Math.ceil(n / 64) * 64;
@@ -73,7 +75,7 @@ export class FrameStore {
     let c = this.#cols[i];
     if (c === undefined) {
       const l = this.layout.columns[i] as ColumnLayout;
-      c = makeCol(this.buffer, this.base, this.layout.capacity, l, i, i === this.layout.index);
+      c = makeCol(this.buffer, this.base, this.layout.capacity, l, i);
       this.#cols[i] = c;
     }
     return c;
@@ -114,14 +116,15 @@ function makeCol(
   capacity: number,
   l: ColumnLayout,
   index: number,
-  isIndex: boolean,
 ): Col {
   const dt = l.type.dt;
   const validBytes = r64(Math.ceil(capacity / 8));
   let data: TypedArray;
   let bytes: Buffer | undefined;
   let dict: Dictionary | undefined;
-  const words = l.type.kind !== 'fixed' || isIndex ? columnWords(buffer, base, index) : undefined;
+  let words: Int32Array | undefined;
+  let valid8: Uint8Array | undefined;
+  const wordsOf = (): Int32Array => (words ??= columnWords(buffer, base, index));
   if (l.type.kind === 'fixed') {
     data =
       dt.kind === 'S'
@@ -133,7 +136,7 @@ function makeCol(
   } else {
     data = new Int32Array(buffer, base + l.data, capacity);
     dict = new Dictionary(
-      words as Int32Array,
+      wordsOf(),
       new Int32Array(buffer, base + l.dictOffsets, l.dictCap + 1),
       Buffer.from(buffer, base + l.bytes, l.bytesCap),
       l.name,
@@ -148,9 +151,14 @@ function makeCol(
     layout: l,
     data,
     valid32: new Int32Array(buffer, base + l.validity, validBytes / 4),
+    get valid8(): Uint8Array {
+      return (valid8 ??= new Uint8Array(buffer, base + l.validity, validBytes));
+    },
     bytes,
     dict,
-    words,
+    get words(): Int32Array {
+      return wordsOf();
+    },
   };
 }
 
