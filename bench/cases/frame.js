@@ -4,11 +4,22 @@
 // - hand it to a worker that sums one column: flat in size (10k to 4M rows), vs structured-cloning
 //   the columns to the worker;
 // - toArrow(): microseconds, independent of the row count.
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import * as A from 'apache-arrow';
 import { Heap, SharedFrame } from 'shmframe';
-import { GiB, MiB, availableMemory, gc, measure, measureSync, runCase } from '../lib.js';
+import {
+  GiB,
+  MiB,
+  availableMemory,
+  gc,
+  measure,
+  measureSync,
+  rootDir,
+  runCase,
+  summarize,
+} from '../lib.js';
 
 const kWorker = new URL('../workers/frame.js', import.meta.url);
 const kCities = Array.from({ length: 40 }, (_, i) => `city-${i}`);
@@ -59,6 +70,20 @@ function arrowBuild(cols, n) {
     vectors[k] = b.finish().toVector();
   }
   return new A.Table(vectors);
+}
+
+/** Milliseconds `code` takes in a fresh node process (without code: the first toArrow() call). */
+function importCost(code) {
+  const script =
+    code === undefined
+      ? `const { SharedFrame } = await import('shmframe'); const f = SharedFrame.from({ x: [1] }); const t0 = performance.now(); f.toArrow(); console.log(performance.now() - t0); f.close();`
+      : `const t0 = performance.now(); ${code}; console.log(performance.now() - t0);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: rootDir,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`probe failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
 }
 
 const label = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
@@ -233,6 +258,37 @@ await runCase('frame', async ({ quick, repeats, result, log }) => {
     alternative: { name: `${label(a0)} rows`, stat: views.get(a0) },
     target: { text: 'flat (>= 0.5x)', min: 0.5 },
   });
+  // ---- what loading costs: shmframe alone (it never loads apache-arrow), apache-arrow, and the
+  // first toArrow() (which loads it), each in a fresh process.
+  const importTimes = {};
+  const probes = [
+    ['shmframe', "await import('shmframe')"],
+    ['arrow', "await import('apache-arrow')"],
+    ['firstToArrow', undefined], // times the first toArrow() call alone
+  ];
+  for (const [key, code] of probes) {
+    const samples = [];
+    for (let i = 0; i < (quick ? 3 : 7); i++) samples.push(importCost(code));
+    importTimes[key] = summarize(samples);
+  }
+  log(
+    `fresh process: import shmframe ${importTimes.shmframe.median.toFixed(1)} ms, import apache-arrow ${importTimes.arrow.median.toFixed(1)} ms, first toArrow() ${importTimes.firstToArrow.median.toFixed(1)} ms`,
+  );
+  result.add({
+    id: 'import-shmframe-vs-arrow',
+    what: "import 'shmframe' (which does not load apache-arrow) vs import 'apache-arrow', in a fresh process",
+    unit: 'ms',
+    shmframe: importTimes.shmframe,
+    alternative: { name: "import 'apache-arrow'", stat: importTimes.arrow },
+  });
+  result.add({
+    id: 'import-first-toarrow',
+    what: 'the first toArrow() in a process (loads apache-arrow synchronously) vs importing shmframe',
+    unit: 'ms',
+    shmframe: importTimes.firstToArrow,
+    alternative: { name: "import 'shmframe'", stat: importTimes.shmframe },
+  });
+
   result.note(
     'from() copies every value into shared memory (utf8 encoded, categories coded); the Arrow builders build unshared buffers',
   );

@@ -4,8 +4,9 @@
  * as int32, so those two are copied). `fromArrow` reads any Arrow table structurally.
  *
  * apache-arrow is an optional peer dependency, loaded on the first `toArrow()` only, so
- * `import 'shmframe'` (which every pool worker does) never pays for it (about 110 ms, measured
- * on Node 20.20). `toArrow()` is synchronous, so the module is loaded with `require`. The package
+ * `import 'shmframe'` (which every pool worker does) never pays for it (it costs more than importing
+ * shmframe itself: bench/cases/frame.js, rows import-*). `toArrow()` is synchronous, so the
+ * module is loaded with `require`. The package
  * ships separate CommonJS and ESM builds, and Tables of one build break the other's functions
  * (`tableToIPC` of the ESM build fails on a Table of the CJS build: it tests `instanceof Table`).
  * So we require the ESM entry itself (Node >= 20.19 loads ESM with `require`, and shares the

@@ -406,7 +406,10 @@ export class SharedFrame {
   toArrow(options: { arrow?: ArrowModule } = {}): ArrowNS.Table {
     this.#check();
     const A = options.arrow ?? loadArrow('SharedFrame.toArrow()');
-    return toArrowTable(A, this.#store, this.#cols, this.#view.start, this.length);
+    const table = toArrowTable(A, this.#store, this.#cols, this.#view.start, this.length);
+    // Like col() views: the garbage collector will not free the block while the table lives.
+    this.#ref.track(table);
+    return table;
   }
 
   // ------------------------------------------------------------------ display

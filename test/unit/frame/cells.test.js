@@ -161,6 +161,20 @@ test('bad cell access is refused with its code and the heap unchanged', async ()
   assert.equal(heap.stats().objects, 0);
 });
 
+test('a category code written out of its dictionary is reported, never read past it', async () => {
+  await withHeap(async (heap) => {
+    const f = SharedFrame.from({ c: ['a', 'b'] }, { heap, schema: { c: 'category' } });
+    f.col('c').codes[1] = 7;
+    assert.throws(() => f.get(1, 'c'), {
+      code: 'SHMFRAME_ERR_CORRUPT',
+      message: /code 7, outside its dictionary of 2 labels/,
+    });
+    f.col('c').codes[1] = 0;
+    assert.equal(f.get(1, 'c'), 'a');
+    f.close();
+  });
+});
+
 test('row(), rows() and negative positions', async () => {
   await withHeap(async (heap) => {
     const f = SharedFrame.from({ a: [1, 2, 3], b: ['x', 'y', 'z'] }, { heap });
