@@ -128,7 +128,8 @@ export class SharedArray {
       dt.kind === 'S'
         ? new Uint8Array(ref.heap.buffer, start, span * dt.itemsize)
         : typedView(dt.ctor, ref.heap.buffer, start, span);
-    ref.track(this);
+    // The wrapper holds its data view, so the view outlives the wrapper: tracking the view
+    // alone releases the block once neither is reachable (half the registrations).
     ref.track(this.#data);
   }
 

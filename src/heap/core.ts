@@ -166,17 +166,7 @@ export class HeapCore {
     if (tracked) L.begin(kOpAlloc, 0, 0);
     let res: { unit: number; dirtyHead: number; dirtyTail: number };
     try {
-      res = this.alloc.allocate(
-        payloadBytes,
-        kind,
-        what,
-        tracked
-          ? (u, gen) => {
-              L.setPendingUnit(u, gen);
-              L.add(u);
-            }
-          : undefined,
-      );
+      res = this.alloc.allocate(payloadBytes, kind, what, tracked ? L.commitAlloc : undefined);
     } finally {
       L.end();
     }

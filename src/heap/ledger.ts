@@ -221,30 +221,35 @@ export class Ledger {
     return true;
   }
 
+  // The in-flight record is written with plain stores: it is read only after this thread has
+  // died (a synchronization point), and plain stores keep the hot paths cheap.
+
   /** Records the start of a reference operation on `unit` (phase 0). */
   begin(op: number, unit: number, generation: number): void {
     if (this.#entry < 0) return;
     const w = this.#w;
     const e = this.#entry;
-    w.store(e + T_PEND_OP, kOpNone);
-    w.store(e + T_PEND_UNIT, unit);
-    w.store(e + T_PEND_GEN, generation);
-    w.store(e + T_PEND_COUNT, unit === 0 ? 0 : this.count(unit));
-    w.store(e + T_PEND_PHASE, 0);
-    w.store(e + T_PEND_OP, op);
+    w.set(e + T_PEND_OP, kOpNone);
+    w.set(e + T_PEND_UNIT, unit);
+    w.set(e + T_PEND_GEN, generation);
+    w.set(e + T_PEND_COUNT, unit === 0 ? 0 : this.count(unit));
+    w.set(e + T_PEND_PHASE, 0);
+    w.set(e + T_PEND_OP, op);
   }
 
-  /** For an allocation: the unit chosen, recorded inside the allocator lock. */
-  setPendingUnit(unit: number, generation: number): void {
-    if (this.#entry < 0) return;
-    this.#w.store(this.#entry + T_PEND_GEN, generation);
-    this.#w.store(this.#entry + T_PEND_UNIT, unit);
-  }
+  /** For an allocation: records the unit chosen (called inside the allocator lock) and its entry. */
+  readonly commitAlloc = (unit: number, generation: number): void => {
+    if (this.#entry >= 0) {
+      this.#w.set(this.#entry + T_PEND_GEN, generation);
+      this.#w.set(this.#entry + T_PEND_UNIT, unit);
+    }
+    this.add(unit);
+  };
 
   /** The recorded operation completed. */
   end(): void {
     if (this.#entry < 0) return;
-    this.#w.store(this.#entry + T_PEND_OP, kOpNone);
+    this.#w.set(this.#entry + T_PEND_OP, kOpNone);
   }
 
   #probe(unit: number, forInsert: boolean): number {
