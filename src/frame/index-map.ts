@@ -1,8 +1,9 @@
 /**
  * `loc(label)`: the row of a label in the frame's index column, through a label -> row Map built
  * lazily in each thread. The Map extends itself as rows are appended, is rebuilt when the index
- * column was edited through the frame API in any thread (a counter in the column record), and
- * checks every hit against the memory, so a stale entry is never returned. Duplicate labels are
+ * column was edited through the frame API in any thread (`writeCell`/`writeNull` bump a counter
+ * in the column record), and checks every hit against the memory, so a stale entry is never
+ * returned. Duplicate labels are
  * remembered and reported when one of them is looked up.
  */
 import { InvalidArgumentError, describe } from '../errors.js';
@@ -43,11 +44,6 @@ function build(c: Col, t: IndexTable, length: number): void {
     }
   }
   t.scanned = length;
-}
-
-/** Records an in-place edit of the index column (any thread's tables rebuild on next use). */
-export function noteIndexEdit(store: FrameStore, c: Col): void {
-  if (c.index === store.layout.index) Atomics.add(c.words, C_EDITS, 1);
 }
 
 /** The row of `label` in rows [0, length) of the index column, or -1. */

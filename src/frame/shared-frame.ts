@@ -18,7 +18,7 @@ import {
   fromRecordsParts,
   type FrameParts,
 } from './factory.js';
-import { findLabel, noteIndexEdit } from './index-map.js';
+import { findLabel } from './index-map.js';
 import type { Schema, SchemaInput } from './schema.js';
 import {
   isValid,
@@ -128,6 +128,7 @@ export class SharedFrame {
   /**
    * Attaches a handle posted from another thread (or this one), adopting its reference.
    * Throws SHMFRAME_ERR_CLOSED if the frame was freed meanwhile.
+   * @example parentPort.on('message', (h) => { const f = SharedFrame.attach(h); ...; f.close(); });
    */
   static attach(handle: Handle): SharedFrame {
     const { ref, handle: h } = BlockRef.adopt(handle, kKind, KindCode.frame, 'SharedFrame');
@@ -148,7 +149,10 @@ export class SharedFrame {
     }
   }
 
-  /** True for a SharedFrame from any copy of this module. */
+  /**
+   * True for a SharedFrame from any copy of this module (`instanceof` fails across realms).
+   * @example if (SharedFrame.isSharedFrame(x)) x.close();
+   */
   static isSharedFrame(value: unknown): value is SharedFrame {
     return (
       typeof value === 'object' &&
@@ -223,6 +227,9 @@ export class SharedFrame {
    * The column `name`: a TypedArray view of its rows for numeric, bool (Uint8Array of 0/1) and
    * datetime (BigInt64Array of counts) columns, or a column object for utf8, category and |S<n>.
    * A TypedArray shows the rows that exist now; call `col` again after appends.
+   * @example
+   * const x = frame.col('x');           // Float64Array over the shared memory
+   * for (let i = 0; i < x.length; i++) x[i] *= 2;
    */
   col(name: string): FrameColumn {
     const c = this.#colOf(name);
@@ -235,7 +242,10 @@ export class SharedFrame {
     return view;
   }
 
-  /** One cell: number, bigint, boolean, string, Date, or null. */
+  /**
+   * One cell: number, bigint (64-bit integers), boolean, string, Date, or null.
+   * @example frame.get(-1, 'name') // the last row's name
+   */
   get(row: number, col: string): unknown {
     const c = this.#colOf(col);
     return readCell(c, this.#row(row));
@@ -244,27 +254,36 @@ export class SharedFrame {
   /**
    * Writes one cell in place (null clears it). utf8 cells are immutable (use |S<n> or category);
    * a value that does not fit its dtype is refused and nothing changes.
+   * @example frame.set(0, 'city', 'Paris'); frame.set(1, 'price', null);
    */
   set(row: number, col: string, value: unknown): void {
     const c = this.#colOf(col);
     const r = this.#row(row);
     writeCell(c, r, value, `row ${row} of column ${JSON.stringify(c.name)}`);
-    noteIndexEdit(this.#store, c);
   }
 
+  /**
+   * True when the cell is null (its validity bit is clear).
+   * @example frame.isNull(1, 'd2') // true for a null, false for a NaN value
+   */
   isNull(row: number, col: string): boolean {
     const c = this.#colOf(col);
     return !isValid(c, this.#row(row));
   }
 
-  /** Marks a cell null (any column, utf8 included); floats also become NaN. */
+  /**
+   * Marks a cell null (any column, utf8 included); floats also become NaN, datetimes NaT.
+   * @example frame.setNull(3, 'price')
+   */
   setNull(row: number, col: string): void {
     const c = this.#colOf(col);
     writeNull(c, this.#row(row));
-    noteIndexEdit(this.#store, c);
   }
 
-  /** Row `i` as a plain object. */
+  /**
+   * Row `i` (negative counts from the end) as a plain object.
+   * @example frame.row(0) // { id: 1, name: 'Ada', when: 2024-01-02T00:00:00.000Z }
+   */
   row(i: number): FrameRow {
     this.#check();
     return this.#rowAt(this.#row(i));
@@ -279,13 +298,20 @@ export class SharedFrame {
     return out;
   }
 
-  /** Iterates the rows that exist when iteration starts, as plain objects. */
+  /**
+   * Iterates the rows that exist when iteration starts, as plain objects.
+   * @example for (const { id, name } of frame.rows()) console.log(id, name);
+   */
   *rows(): IterableIterator<FrameRow> {
     const n = this.length;
     for (let i = 0; i < n; i++) yield this.#rowAt(this.#view.start + i);
   }
 
-  /** The position of `label` in the index column, or -1 (duplicates: SHMFRAME_ERR_INVALID_ARG). */
+  /**
+   * The position of `label` in the index column, or -1. A duplicated label is
+   * SHMFRAME_ERR_INVALID_ARG naming it.
+   * @example if (frame.indexOf('Idx-7') >= 0) ...
+   */
   indexOf(label: unknown): number {
     this.#check();
     const index = this.#store.layout.index;
@@ -301,7 +327,9 @@ export class SharedFrame {
 
   /**
    * The row labelled `label` in the index column (pandas' `df.loc[label]`), as a plain object.
-   * The label -> row table is built lazily in each thread.
+   * The label -> row table is built lazily in each thread. A missing or duplicated label is
+   * SHMFRAME_ERR_INVALID_ARG.
+   * @example const row = frame.loc('Idx-42');
    */
   loc(label: unknown): FrameRow {
     const r = this.indexOf(label);
@@ -319,6 +347,9 @@ export class SharedFrame {
    * (`{ column: array }`), atomically with respect to every other appender in any thread.
    * Missing columns are null. Returns the position of the first appended row. Past capacity:
    * SHMFRAME_ERR_HEAP_FULL; a bad value: an error, and the frame is unchanged.
+   * @example
+   * frame.append({ id: 7, name: 'Ada' });
+   * frame.append({ id: new Int32Array([8, 9]), name: ['Bo', null] });
    */
   append(
     rowsOrColumns: FrameRow | readonly FrameRow[] | Record<string, ArrayLike<unknown>>,
@@ -339,7 +370,10 @@ export class SharedFrame {
     return new SharedFrame(this.#ref.dup(), this.#store, view);
   }
 
-  /** A view of some columns, in the given order, sharing memory (close it too). */
+  /**
+   * A view of some columns, in the given order, sharing memory (close it too).
+   * @example using pair = frame.select(['col1', 'col2']);
+   */
   select(names: readonly string[]): SharedFrame {
     this.#check();
     if (!Array.isArray(names) || names.length === 0)
@@ -358,7 +392,13 @@ export class SharedFrame {
     });
   }
 
-  /** A view of rows [start, end) (negative counts from the end; clamped like Array.slice). */
+  /**
+   * A view of rows [start, end) (negative counts from the end; clamped like Array.slice). Its
+   * rows are fixed; close it too.
+   * @param start @default 0
+   * @param end @default the frame's length
+   * @example using last10 = frame.slice(-10);
+   */
   slice(start = 0, end?: number): SharedFrame {
     const n = this.length;
     const norm = (x: number, what: string): number => {
@@ -414,7 +454,11 @@ export class SharedFrame {
 
   // ------------------------------------------------------------------ display
 
-  /** The first `n` rows as an aligned table (a string). @param n @default 5 */
+  /**
+   * The first `n` rows as an aligned table (a string).
+   * @param n @default 5
+   * @example console.log(frame.head(3));
+   */
   head(n = 5): string {
     if (!Number.isInteger(n) || n < 0)
       throw new InvalidArgumentError(
@@ -423,7 +467,11 @@ export class SharedFrame {
     return this.#format(Math.min(n, this.length), { maxRows: Number.MAX_SAFE_INTEGER });
   }
 
-  /** An aligned table like pandas prints: names, dtypes, rows (long and wide frames truncated). */
+  /**
+   * An aligned table like pandas prints: names, dtypes, rows (long and wide frames truncated;
+   * see {@link DisplayOptions}). `console.log(frame)` prints the same.
+   * @example frame.toString({ width: 200 })
+   */
   toString(options?: DisplayOptions): string {
     if (this.closed) return 'SharedFrame (closed)';
     return this.#format(this.length, options);
@@ -454,6 +502,7 @@ export class SharedFrame {
    * A handle to post to another thread: a small plain object carrying the heap's buffer and one
    * reference, adopted by `SharedFrame.attach`. Reading it again before it was attached returns
    * the same handle.
+   * @example worker.postMessage(frame.handle);
    */
   get handle(): Handle<FrameView> {
     this.#check();
@@ -477,7 +526,10 @@ export class SharedFrame {
     );
   }
 
-  /** Drops this thread's reference; the last one (in any thread) frees the memory. Idempotent. */
+  /**
+   * Drops this thread's reference; the last one (in any thread) frees the memory. Idempotent.
+   * @example { using f = SharedFrame.attach(handle); ... } // closed at the end of the block
+   */
   close(): void {
     this.#ref.release();
   }

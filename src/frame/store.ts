@@ -10,6 +10,7 @@ import { readFixedBytes, writeElement } from '../array/element.js';
 import { Dictionary } from './dictionary.js';
 import { checkUnicode } from './stage.js';
 import {
+  C_EDITS,
   F_LENGTH,
   columnWords,
   readLayout,
@@ -21,6 +22,8 @@ import type { ColumnKind } from './schema.js';
 /** One column's views in this thread. */
 export interface Col {
   readonly index: number;
+  /** This is the frame's index column (edits bump its counter so `loc` tables rebuild). */
+  readonly isIndex: boolean;
   readonly name: string;
   readonly kind: ColumnKind;
   /** Value dtype (fixed columns); `<i4` for the offsets of utf8 and the codes of category. */
@@ -75,7 +78,7 @@ export class FrameStore {
     let c = this.#cols[i];
     if (c === undefined) {
       const l = this.layout.columns[i] as ColumnLayout;
-      c = makeCol(this.buffer, this.base, this.layout.capacity, l, i);
+      c = makeCol(this.buffer, this.base, this.layout.capacity, l, i, i === this.layout.index);
       this.#cols[i] = c;
     }
     return c;
@@ -116,6 +119,7 @@ function makeCol(
   capacity: number,
   l: ColumnLayout,
   index: number,
+  isIndex: boolean,
 ): Col {
   const dt = l.type.dt;
   const validBytes = r64(Math.ceil(capacity / 8));
@@ -144,6 +148,7 @@ function makeCol(
   }
   return {
     index,
+    isIndex,
     name: l.name,
     kind: l.type.kind,
     dt,
@@ -266,12 +271,13 @@ export function writeCell(c: Col, row: number, value: unknown, where: string): v
     const code = (c.dict as Dictionary).codeOf(value, where);
     (c.data as Int32Array)[row] = code;
     setValid(c, row, true);
-    return;
+  } else {
+    if (typeof value === 'string') checkUnicode(value, where);
+    writeElement(c.dt, c.data, row, value, where);
+    // An invalid Date is NaT, which is null (as in pandas).
+    setValid(c, row, !(c.dt.kind === 'M' && c.data[row] === kNaT));
   }
-  if (typeof value === 'string') checkUnicode(value, where);
-  writeElement(c.dt, c.data, row, value, where);
-  // An invalid Date is NaT, which is null (as in pandas).
-  setValid(c, row, !(c.dt.kind === 'M' && c.data[row] === kNaT));
+  if (c.isIndex) Atomics.add(c.words, C_EDITS, 1);
 }
 
 /**
@@ -280,6 +286,7 @@ export function writeCell(c: Col, row: number, value: unknown, where: string): v
  */
 export function writeNull(c: Col, row: number): void {
   setValid(c, row, false);
+  if (c.isIndex) Atomics.add(c.words, C_EDITS, 1);
   if (c.kind === 'utf8') return;
   const dt = c.dt;
   if (c.kind === 'category') (c.data as Int32Array)[row] = -1;

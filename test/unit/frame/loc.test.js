@@ -54,7 +54,16 @@ test('numeric, bigint, |S and Date labels; edits through set and through TypedAr
     h.close();
     const s = SharedFrame.from({ s: ['ab', 'cd'] }, { heap, index: 's', schema: { s: 'S2' } });
     assert.equal(s.indexOf('cd'), 1);
+    // An edit through the column object is an edit of the index too (in any thread).
+    s.col('s').set(1, 'zz');
+    assert.equal(s.indexOf('zz'), 1);
+    assert.equal(s.indexOf('cd'), -1);
     s.close();
+    const c = SharedFrame.from({ k: ['a', 'b'] }, { heap, index: 'k', schema: { k: 'category' } });
+    assert.equal(c.indexOf('b'), 1);
+    c.col('k').set(0, 'new');
+    assert.equal(c.indexOf('new'), 0);
+    c.close();
   });
 });
 
