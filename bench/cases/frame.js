@@ -184,11 +184,12 @@ await runCase('frame', async ({ quick, repeats, result, log }) => {
       { warmup: 2, warmupMs: 200, repeats: fast, inner: size > 1e6 ? 3 : 20 },
     );
     c = columns(size);
+    // Cloning 4M rows takes tens of seconds: fewer samples there.
     const cloneCols = await measure(
       async () => {
         if ((await ask({ k: 'columns', columns: c })) !== sumOf(size)) throw new Error('bad sum');
       },
-      { warmup: 1, repeats: slow, before: gc },
+      { warmup: size > 1e6 ? 0 : 1, repeats: size > 1e6 ? Math.min(slow, 2) : slow, before: gc },
     );
     log(
       `${label(size)} rows: hand-off ${(peek.median * 1000).toFixed(1)} µs, hand-off + sum ${handSum.median.toFixed(2)} ms, clone ${cloneCols.median.toFixed(1)} ms`,
@@ -229,11 +230,13 @@ await runCase('frame', async ({ quick, repeats, result, log }) => {
       warmupMs: 300,
       repeats: fast,
       inner: 200,
+      before: gc,
     });
     const full = measureSync(() => f.toArrow(), {
       warmup: 2,
       repeats: fast,
       inner: size > 1e5 ? 5 : 50,
+      before: gc,
     });
     views.set(size, stat);
     log(
