@@ -72,3 +72,7 @@ export { writeHDF5 } from './io/hdf5/write-hdf5.js';
 export type { WriteHDF5Options, HDF5Datasets } from './io/hdf5/write-hdf5.js';
 export { readHDF5 } from './io/hdf5/read-hdf5.js';
 export type { ReadHDF5Options } from './io/hdf5/read-hdf5.js';
+export { readArrow, writeArrow } from './io/arrow/arrow-ipc.js';
+export type { ReadArrowOptions, WriteArrowOptions } from './io/arrow/arrow-ipc.js';
+export { readNpz, writeNpz } from './io/npy/npz.js';
+export type { ReadNpzOptions, WriteNpzOptions, NpzEntries } from './io/npy/npz.js';

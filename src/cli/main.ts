@@ -13,6 +13,9 @@ Usage:
 
 Commands:
   inspect-heap [--size 1G]   create a fresh heap and print heap.stats()
+  load FILE... -s SCHEMA -o OUT
+                             parse delimited text in parallel into a frame, write HDF5, Arrow,
+                             .npy or .npz (shmframe load --help)
   help                       show this help
 
 Options:
@@ -25,6 +28,7 @@ Environment:
 Examples:
   shmframe inspect-heap
   shmframe inspect-heap --size 512M
+  shmframe load data/*.txt --schema 'chr:S10,pos:i4,pct:f4,c:i4,t:i4' --out combined.h5
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -38,6 +42,10 @@ export async function main(argv: string[]): Promise<number> {
     const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
     process.stdout.write(`${pkg.version}\n`);
     return 0;
+  }
+  if (command === 'load') {
+    const { load } = await import('./load.js');
+    return load(rest);
   }
   if (command === 'inspect-heap') {
     let size: string | undefined;

@@ -39,9 +39,9 @@ export async function writeAtomically<T>(
 }
 
 /** A file descriptor for writing, with errors naming the final path. */
-export function openWrite(temp: string, path: string): number {
+export function openWrite(temp: string, path: string, flags: 'w' | 'w+' = 'w'): number {
   try {
-    return openSync(temp, 'w');
+    return openSync(temp, flags);
   } catch (err) {
     throw ioError(path, 'write', err);
   }

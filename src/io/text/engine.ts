@@ -203,7 +203,24 @@ export class RecordParser {
   #rewind(row: number): void {
     if (this.#snapRow !== row) return;
     const t = this.#t;
-    for (let f = 0; f < t.length; f++) (t[f] as FieldTarget).cursor = this.#snap[f] as number;
+    for (let f = 0; f < t.length; f++) {
+      const tf = t[f] as FieldTarget;
+      tf.cursor = this.#snap[f] as number;
+      tf.overflow = false;
+    }
+  }
+
+  /**
+   * Throws when a written record held more text than the measuring pass counted (only possible
+   * if the file changed between the passes): its text was not stored.
+   */
+  checkComplete(): void {
+    for (const t of this.#t) {
+      if (t.overflow)
+        throw new CorruptError(
+          `${this.#o.file}: column ${JSON.stringify(t.name)} holds more text than was measured before parsing: did the file change while loading?`,
+        );
+    }
   }
 
   #overflow(): never {
@@ -394,8 +411,8 @@ export class RecordParser {
           end,
           eof,
           f,
-          `${tf.dtype}${why === '' ? '' : ` (${why})`}`,
-          JSON.stringify(decodeText(src, s, e)),
+          tf.dtype,
+          `${JSON.stringify(decodeText(src, s, e))}${why === '' ? '' : `: ${why}`}`,
           undefined,
           decodeText(src, s, e),
         );

@@ -54,6 +54,11 @@ export interface FieldTarget {
   bytesEnd: number;
   /** utf8 in measuring mode: count bytes only. */
   measure: boolean;
+  /**
+   * utf8: a record needed more bytes than this range measured. Its text is not written; the
+   * flag is cleared if the record turns out bad (and is skipped), else the load fails.
+   */
+  overflow: boolean;
   /** category: the dictionary; `grow` adds unseen values (measuring), else they are an error. */
   dict: ByteDict | undefined;
   grow: boolean;
@@ -74,6 +79,7 @@ export function makeTarget(
     cursor: 0,
     bytesEnd: 0,
     measure: false,
+    overflow: false,
     dict: undefined,
     grow: false,
     nullFirst: false,
@@ -108,7 +114,7 @@ export function parseInt64(
       v = v * 10 + d;
     }
     if (neg && !signed && v !== 0) {
-      convertWhy = 'a negative value for an unsigned column';
+      convertWhy = 'negative, for an unsigned column';
       return undefined;
     }
     return BigInt(neg ? -v : v);
@@ -137,7 +143,7 @@ export function parseInt64(
     return neg ? -v : v;
   }
   if (neg && v !== 0n) {
-    convertWhy = 'a negative value for an unsigned column';
+    convertWhy = 'negative, for an unsigned column';
     return undefined;
   }
   return v;
@@ -264,7 +270,7 @@ export function convert(
       const n = e - s;
       const w = t.width;
       if (n > w) {
-        convertWhy = `${n} bytes, wider than |S${w} (values are never truncated: widen the column or use utf8)`;
+        convertWhy = `${n} bytes do not fit |S${w}; values are never truncated: widen the column (|S${n}) or use utf8`;
         return false;
       }
       const d = t.data as Uint8Array;
@@ -285,11 +291,8 @@ export function convert(
         t.cursor += n;
         return true;
       }
-      if (t.cursor + n > t.bytesEnd) {
-        convertWhy = 'more string bytes than were measured (did the file change while loading?)';
-        return false;
-      }
-      (t.bytes as Uint8Array).set(src.subarray(s, e), t.cursor);
+      if (t.cursor + n > t.bytesEnd) t.overflow = true;
+      else (t.bytes as Uint8Array).set(src.subarray(s, e), t.cursor);
       t.cursor += n;
       (t.data as Int32Array)[row + 1] = t.cursor;
       return true;

@@ -50,7 +50,7 @@ export function firstRecord(r: RangeRead): { pos: number; lf: number } {
         // comment text
       } else if (c === r.quote) {
         s = s === S_QUOTE ? S_OUT : S_QUOTE;
-      } else if (c === r.comment) {
+      } else if (c === r.comment && s === S_OUT) {
         s = S_COMMENT;
       }
     }

@@ -154,12 +154,12 @@ test('errors name file:line:column, the field text, the column and the expected 
     ],
     [
       'chromosome11\t1\t0.5\t1\t2\n',
-      /expected \|S10 \(12 bytes, wider than \|S10.*got "chromosome11"/,
+      /expected \|S10 for column "chr" \(field 1\), got "chromosome11": 12 bytes do not fit \|S10; values are never truncated/,
       { column: 1 },
     ],
     [
       'chr1\t3000000000\t0.5\t1\t2\n',
-      /expected <i4 \(out of range \[-2147483648, 2147483647\]\)/,
+      /expected <i4 for column "pos" \(field 2\), got "3000000000": out of range \[-2147483648, 2147483647\]/,
       { column: 6 },
     ],
     ['chr1\t1\tabc\t1\t2\n', /expected <f4 for column "pct" \(field 3\), got "abc"/, { column: 8 }],
@@ -189,7 +189,7 @@ test('invalid UTF-8, stray quotes and unterminated quotes are parse errors', () 
     () => parseText(Buffer.from([0x61, 0x09, 0xff, 0xfe, 0x0a]), { a: 'utf8', b: 'utf8' }),
     {
       code: 'SHMFRAME_ERR_PARSE',
-      message: /1:3: expected utf8 \(invalid UTF-8\) for column "b"/,
+      message: /1:3: expected utf8 for column "b" \(field 2\), got ".*": invalid UTF-8/,
     },
   );
   assert.throws(() => parseText('a,b"c\n', { a: 'utf8', b: 'utf8' }, { name: 'x.csv' }), {
