@@ -76,3 +76,17 @@ export { readArrow, writeArrow } from './io/arrow/arrow-ipc.js';
 export type { ReadArrowOptions, WriteArrowOptions } from './io/arrow/arrow-ipc.js';
 export { readNpz, writeNpz } from './io/npy/npz.js';
 export type { ReadNpzOptions, WriteNpzOptions, NpzEntries } from './io/npy/npz.js';
+export { Pool } from './pool/pool.js';
+export type { TaskItems } from './pool/pool.js';
+export type {
+  PoolOptions,
+  RunOptions,
+  MapOptions,
+  ImapOptions,
+  ProgressOption,
+  TaskContext,
+  TaskFunction,
+  TaskModule,
+  PoolStats,
+  WorkerStats,
+} from './pool/types.js';

@@ -262,6 +262,14 @@ export class Heap {
   }
 }
 
+/**
+ * @internal Every heap this thread has registered. A pool calls `releaseThread` on each when one
+ * of its workers dies, since the worker may have held objects of heaps other than the pool's.
+ */
+export function knownHeaps(): IterableIterator<Heap> {
+  return registry.values();
+}
+
 function defaultSize(): number {
   return Math.floor(os.totalmem() / 2 / kUnit) * kUnit;
 }

@@ -1,0 +1,71 @@
+/**
+ * ResultRecord: a few shared words per worker where the worker notes the handles of a result it
+ * is about to post. A handle's reference belongs to its ticket, not to the worker's ledger, so if
+ * the worker were terminated between creating the handles and posting them, `releaseThread`
+ * would not find them. The pool reads the record after the worker exits and releases any handle
+ * still outstanding; one that reached the pool was attached, and releasing it is a no-op.
+ */
+import type { Handle } from '../heap/handle.js';
+import { Heap } from '../heap/heap.js';
+
+const kEntryWords = 5;
+const kEntries = 64;
+
+export class ResultRecord {
+  readonly buffer: SharedArrayBuffer;
+  readonly #w: Int32Array;
+
+  constructor(buffer = new SharedArrayBuffer(4 * (1 + kEntries * kEntryWords))) {
+    this.buffer = buffer;
+    this.#w = new Int32Array(buffer);
+  }
+
+  /** Notes the handles about to be posted (the first 64; a result rarely holds more). */
+  begin(handles: readonly Handle[]): void {
+    const w = this.#w;
+    const n = Math.min(handles.length, kEntries);
+    for (let i = 0; i < n; i++) {
+      const h = handles[i] as Handle;
+      const at = 1 + i * kEntryWords;
+      w[at] = (h.heap % 2 ** 32) | 0;
+      w[at + 1] = Math.floor(h.heap / 2 ** 32);
+      w[at + 2] = h.unit;
+      w[at + 3] = h.ticket;
+      w[at + 4] = h.serial;
+    }
+    Atomics.store(w, 0, n);
+  }
+
+  /** The handles were posted: they belong to the message now. */
+  end(): void {
+    Atomics.store(this.#w, 0, 0);
+  }
+
+  /** After the worker exited: releases what it noted and did not post. Returns how many. */
+  releaseOutstanding(): number {
+    const w = this.#w;
+    const n = Atomics.load(w, 0);
+    let released = 0;
+    for (let i = 0; i < n; i++) {
+      const at = 1 + i * kEntryWords;
+      const id = ((w[at] as number) >>> 0) + (w[at + 1] as number) * 2 ** 32;
+      const heap = Heap.byId(id);
+      if (heap === undefined) continue;
+      try {
+        if (
+          heap.releaseHandle({
+            heap: id,
+            unit: (w[at + 2] as number) >>> 0,
+            ticket: w[at + 3] as number,
+            serial: w[at + 4] as number,
+          })
+        )
+          released++;
+      } catch {
+        // a damaged entry: nothing to release
+      }
+    }
+    Atomics.store(w, 0, 0);
+    return released;
+  }
+}

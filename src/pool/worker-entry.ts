@@ -1,0 +1,368 @@
+/**
+ * The bootstrap of a pool worker (its own build entry, started by the pool with
+ * `new URL('./worker-entry.js', import.meta.url)`). It makes the pool's heap this thread's
+ * default heap, loads the task module, then runs tasks one at a time in the order they came.
+ *
+ * Tasks arrive in batches; between tasks the worker drains its port synchronously
+ * (`receiveMessageOnPort`), so a cancel for a task still waiting here is seen before it starts
+ * and a batch costs one event, not one per task.
+ */
+import { parentPort, receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
+import { InvalidArgumentError, TaskError, decodeError, encodeError } from '../errors.js';
+import type { EncodedError } from '../errors.js';
+import type { Handle } from '../heap/handle.js';
+import { Heap } from '../heap/heap.js';
+import type { Shareable } from '../heap/kinds.js';
+// The barrel registers every shared kind, so that handles of any kind can be attached here.
+import '../index.js';
+import { closeAll, closeShareables, decode, encode, releaseHandles } from './marshal.js';
+import {
+  kCancel,
+  kFail,
+  kInitError,
+  kOk,
+  kReady,
+  kRefused,
+  kReturned,
+  kRun,
+  kSkipped,
+  kSteal,
+  kStop,
+  kTaskFields,
+  kThrew,
+  type WorkerInit,
+} from './protocol.js';
+import { ResultRecord } from './record.js';
+import type { TaskContext } from './types.js';
+
+type TaskFn = (args: unknown, ctx: TaskContext) => unknown;
+
+const port = parentPort;
+if (port === null) throw new Error('shmframe: worker-entry.js runs only as a pool worker');
+const init = workerData as WorkerInit;
+const record = new ResultRecord(init.record);
+const fns = new Map<string, TaskFn>();
+
+/** ctx for one call; its AbortController is made only if the task reads `signal`. */
+class Context implements TaskContext {
+  readonly index: number;
+  readonly workerId = init.workerId;
+  readonly threadId = threadId;
+  #ctrl: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(index: number) {
+    this.index = index;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#ctrl === null) {
+      this.#ctrl = new AbortController();
+      if (this.#aborted) this.#ctrl.abort(this.#reason);
+    }
+    return this.#ctrl.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#ctrl?.abort(reason);
+  }
+}
+
+/** The task running now. */
+let current: { id: number; ctx: Context } | null = null;
+const queue: unknown[] = [];
+let head = 0;
+let busy = false;
+let stopping = false;
+const cancelled = new Set<number>();
+
+function post(message: unknown[]): void {
+  port!.postMessage(message);
+}
+
+function ingest(m: unknown[]): void {
+  switch (m[0]) {
+    case kRun:
+      for (let i = 1; i < m.length; i++) queue.push(m[i]);
+      break;
+    case kCancel: {
+      const id = m[1] as number;
+      const reason = decodeError(m[2] as EncodedError);
+      if (current !== null && current.id === id) current.ctx.abort(reason);
+      else cancelled.add(id);
+      break;
+    }
+    case kSteal:
+      giveBack(m);
+      break;
+    case kStop:
+      stopping = true;
+      break;
+  }
+}
+
+/** Returns the asked tasks that have not started, untouched, so an idle worker can run them. */
+function giveBack(m: unknown[]): void {
+  const wanted = new Set(m.slice(1) as number[]);
+  const returned: unknown[] = [kReturned];
+  for (let at = head; at < queue.length; at += kTaskFields) {
+    const id = queue[at] as number;
+    if (!wanted.has(id)) continue;
+    queue[at] = -1; // a tombstone: pump skips it
+    cancelled.delete(id);
+    returned.push(id);
+  }
+  if (returned.length > 1) post(returned);
+}
+
+function drain(): void {
+  for (;;) {
+    const r = receiveMessageOnPort(port!);
+    if (r === undefined) return;
+    ingest(r.message as unknown[]);
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    (typeof v === 'object' || typeof v === 'function') &&
+    v !== null &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+/** Runs queued tasks until the queue is empty or one goes asynchronous. */
+function pump(): void {
+  while (!busy) {
+    drain();
+    if (head >= queue.length) {
+      queue.length = 0;
+      head = 0;
+      if (stopping) stop();
+      return;
+    }
+    const at = head;
+    head += kTaskFields;
+    const id = queue[at] as number;
+    const name = queue[at + 1] as string;
+    const value = queue[at + 2];
+    const handles = queue[at + 3] as Handle[] | null;
+    const typed = queue[at + 4] as (string | null)[] | null;
+    const index = queue[at + 5] as number;
+    const chunk = queue[at + 6] as number;
+    for (let k = at; k < head; k++) queue[k] = undefined;
+    if (id === -1) continue;
+    if (cancelled.size > 0 && cancelled.delete(id)) {
+      releaseHandles(handles);
+      post([kSkipped, id]);
+      continue;
+    }
+    const pending = execute(id, name, value, handles, typed, index, chunk);
+    if (pending !== undefined) {
+      busy = true;
+      void pending.then(resume);
+      return;
+    }
+  }
+}
+
+function resume(): void {
+  busy = false;
+  pump();
+}
+
+function refuse(id: number, error: unknown): void {
+  post([kFail, id, encodeError(error), 0, kRefused]);
+}
+
+function missingExport(name: string): InvalidArgumentError {
+  const names = [...fns.keys()];
+  return new InvalidArgumentError(
+    `Task '${name}' is not a function exported by ${init.module}; ` +
+      (names.length === 0
+        ? 'it exports no functions. Export your task functions by name.'
+        : `its function exports are: ${names.join(', ')}.`),
+    { details: { task: name, exports: names } },
+  );
+}
+
+function execute(
+  id: number,
+  name: string,
+  value: unknown,
+  handles: Handle[] | null,
+  typed: (string | null)[] | null,
+  index: number,
+  chunk: number,
+): Promise<void> | undefined {
+  const fn = fns.get(name);
+  if (fn === undefined) {
+    releaseHandles(handles);
+    refuse(id, missingExport(name));
+    return undefined;
+  }
+  const attached: Shareable[] = [];
+  let args: unknown;
+  try {
+    args = decode(value, handles, typed, attached);
+  } catch (err) {
+    refuse(id, err);
+    return undefined;
+  }
+  if (chunk > 0) return runChunk(fn, id, args as unknown[], index, attached);
+  const ctx = new Context(index);
+  current = { id, ctx };
+  let out: unknown;
+  try {
+    out = fn(args, ctx);
+  } catch (err) {
+    fail(id, err, 0, attached, null);
+    return undefined;
+  }
+  if (isThenable(out)) {
+    return Promise.resolve(out).then(
+      (v) => succeed(id, v, attached),
+      (err: unknown) => fail(id, err, 0, attached, null),
+    );
+  }
+  succeed(id, out, attached);
+  return undefined;
+}
+
+function runChunk(
+  fn: TaskFn,
+  id: number,
+  items: unknown[],
+  index: number,
+  attached: Shareable[],
+): Promise<void> | undefined {
+  const results = new Array<unknown>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const ctx = new Context(index + i);
+    current = { id, ctx };
+    let out: unknown;
+    try {
+      out = fn(items[i], ctx);
+    } catch (err) {
+      fail(id, err, i, attached, results.slice(0, i));
+      return undefined;
+    }
+    if (isThenable(out)) return finishChunk(fn, id, items, index, attached, results, i, out);
+    results[i] = out;
+  }
+  succeed(id, results, attached);
+  return undefined;
+}
+
+async function finishChunk(
+  fn: TaskFn,
+  id: number,
+  items: unknown[],
+  index: number,
+  attached: Shareable[],
+  results: unknown[],
+  first: number,
+  pending: PromiseLike<unknown>,
+): Promise<void> {
+  let i = first;
+  try {
+    results[i] = await pending;
+    for (i++; i < items.length; i++) {
+      const ctx = current!.ctx;
+      if (ctx.aborted) throw ctx.signal.reason;
+      const next = new Context(index + i);
+      current = { id, ctx: next };
+      results[i] = await fn(items[i], next);
+    }
+  } catch (err) {
+    fail(id, err, i, attached, results.slice(0, i));
+    return;
+  }
+  succeed(id, results, attached);
+}
+
+function fail(
+  id: number,
+  err: unknown,
+  offset: number,
+  attached: Shareable[],
+  partial: unknown[] | null,
+): void {
+  current = null;
+  closeShareables(partial);
+  closeAll(attached);
+  post([kFail, id, encodeError(err), offset, kThrew]);
+}
+
+/**
+ * Posts a result, moving its shared objects: their handles carry new references and the worker's
+ * own references (and those of the task's arguments) are closed before the result leaves, so a
+ * caller that has the result knows the worker holds nothing of it any more.
+ */
+function succeed(id: number, value: unknown, attached: Shareable[]): void {
+  current = null;
+  let out;
+  try {
+    out = encode(value, null);
+  } catch (err) {
+    closeShareables(value);
+    closeAll(attached);
+    post([kFail, id, encodeError(err), 0, kThrew]);
+    return;
+  }
+  if (out.handles !== null) record.begin(out.handles);
+  closeAll(out.sources);
+  closeAll(attached);
+  try {
+    post([kOk, id, out.value, out.handles, null]);
+  } catch (err) {
+    record.end();
+    releaseHandles(out.handles);
+    const error = new TaskError(
+      `The result of the task could not be sent to the pool: ${(err as Error).message}. ` +
+        'Results must be structured-clonable (no functions, class instances lose their class).',
+      { cause: err },
+    );
+    post([kFail, id, encodeError(error), 0, kRefused]);
+    return;
+  }
+  if (out.handles !== null) record.end();
+}
+
+function stop(): void {
+  port!.off('message', onMessage);
+  port!.close();
+}
+
+function onMessage(m: unknown[]): void {
+  ingest(m);
+  pump();
+}
+
+async function main(): Promise<void> {
+  Heap.setDefault(Heap.fromBuffer(init.heap, init.heapId));
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(init.module)) as Record<string, unknown>;
+  } catch (err) {
+    post([kInitError, encodeError(err)]);
+    stop();
+    return;
+  }
+  for (const key of Object.keys(mod)) {
+    const v = mod[key];
+    if (typeof v === 'function') fns.set(key, v as TaskFn);
+  }
+  port!.on('message', onMessage);
+  post([kReady, [...fns.keys()]]);
+}
+
+void main();
