@@ -227,12 +227,15 @@ export function releaseHandle(h: Handle): boolean {
   }
 }
 
-/** Closes objects, ignoring errors (closing is idempotent). */
+/**
+ * Drops this thread's reference to each object (`[Symbol.dispose]`, not `close()`: closing a
+ * SharedQueue would close it for every thread). Errors are ignored: dropping is idempotent.
+ */
 export function closeAll(objects: readonly Shareable[] | null | undefined): void {
   if (objects === null || objects === undefined) return;
   for (const o of objects) {
     try {
-      o.close();
+      o[Symbol.dispose]();
     } catch {
       // already released by its thread; nothing left to drop
     }

@@ -1,9 +1,9 @@
-// Seed 002 at small scale: a frame of random values indexed by row label, shared with the pool;
-// imap over row labels with a progress callback; every task returns a new shared array that the
-// caller owns; nothing is left in the heap once the results are closed.
+// Seed 002 at small scale: a SharedFrame of random values indexed by row label, shared with the
+// pool; imap over row labels with a progress callback; every task returns a new shared array that
+// the caller owns; nothing is left in the heap once the results are closed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, SharedArray } from 'shmframe';
+import { Pool, SharedArray, SharedFrame } from 'shmframe';
 import { withHeap } from '../../helpers/heap.js';
 import { random, transform } from '../../fixtures/pool-tasks.js';
 
@@ -13,15 +13,23 @@ const kCols = 40;
 
 function makeFrame(heap) {
   const rnd = random(2020);
-  const values = SharedArray.empty([kRows, kCols], 'f8', { heap });
-  for (let i = 0; i < values.size; i++) values.data[i] = rnd();
-  const rows = new Map(Array.from({ length: kRows }, (_, i) => [`Idx-${i}`, i]));
-  return { values, rows };
+  const columns = { label: Array.from({ length: kRows }, (_, i) => `Idx-${i}`) };
+  for (let j = 0; j < kCols; j++) {
+    columns[`Col-${j}`] = Float64Array.from({ length: kRows }, () => rnd());
+  }
+  return SharedFrame.from(columns, { index: 'label', heap });
 }
 
-/** What the task must return, computed here (the task draws from a seeded generator). */
+/** What the task must return, computed here from plain copies (the task's draws are seeded). */
 function expected(frame, label, seed) {
-  const out = transform({ ...frame, label, seed });
+  const values = new Float64Array(kRows * kCols);
+  for (let j = 0; j < kCols; j++) {
+    const col = frame.col(`Col-${j}`);
+    for (let i = 0; i < kRows; i++) values[i * kCols + j] = col[i];
+  }
+  const plain = { shape: [kRows, kCols], data: values };
+  const rows = new Map(Array.from({ length: kRows }, (_, i) => [`Idx-${i}`, i]));
+  const out = transform({ values: plain, rows, label, seed });
   const copy = out.toArray();
   out.close();
   return copy;
@@ -34,11 +42,11 @@ test('seed 002: imap over row labels returns correct shared results in input ord
     try {
       const rnd = random(7);
       const labels = Array.from({ length: 25 }, () => `Idx-${Math.floor(rnd() * kRows)}`);
-      const tasks = labels.map((label, seed) => ({ ...frame, label, seed }));
+      const tasks = labels.map((label, seed) => ({ frame, label, seed }));
       const objects = heap.stats().objects;
       const progress = [];
       let i = 0;
-      for await (const out of pool.imap('transform', tasks, {
+      for await (const out of pool.imap('transformFrame', tasks, {
         progress: (done, total) => progress.push([done, total]),
       })) {
         assert.ok(SharedArray.isSharedArray(out));
@@ -57,7 +65,7 @@ test('seed 002: imap over row labels returns correct shared results in input ord
       assert.equal(heap.stats().objects, objects, 'no heap growth once the results are closed');
     } finally {
       await pool.close();
-      frame.values.close();
+      frame.close();
     }
   });
 });
@@ -71,8 +79,8 @@ test('seed 002: imapUnordered returns every result exactly once', async () => {
       const want = labels.map((label, seed) => JSON.stringify(expected(frame, label, seed)));
       const got = [];
       for await (const out of pool.imapUnordered(
-        'transform',
-        labels.map((label, seed) => ({ ...frame, label, seed })),
+        'transformFrame',
+        labels.map((label, seed) => ({ frame, label, seed })),
       )) {
         got.push(JSON.stringify(out.toArray()));
         out.close();
@@ -80,8 +88,8 @@ test('seed 002: imapUnordered returns every result exactly once', async () => {
       assert.deepEqual([...got].sort(), [...want].sort());
       // and map, with results handed over in input order
       const all = await pool.map(
-        'transform',
-        labels.map((label, seed) => ({ ...frame, label, seed })),
+        'transformFrame',
+        labels.map((label, seed) => ({ frame, label, seed })),
         {
           chunkSize: 3,
         },
@@ -93,7 +101,7 @@ test('seed 002: imapUnordered returns every result exactly once', async () => {
       for (const a of all) a.close();
     } finally {
       await pool.close();
-      frame.values.close();
+      frame.close();
     }
   });
 });
