@@ -192,26 +192,36 @@ export class Allocator {
     if (next !== 0) this.#hset(next, B_PREV_FREE, prev);
   }
 
-  /** A free block of at least `units`, or 0. Rounds up to the next class so any block fits. */
+  /**
+   * A free block of at least `units`, or 0. First the TLSF good fit: round the request up to the
+   * next class, so the head of any non-empty class at or above it fits (O(1)). If none does, a
+   * first fit along the request's own class list: a block there may still be large enough (a
+   * 4 GiB array in a heap just over 4 GiB), so anything up to `largestFree` can be allocated.
+   */
   #find(units: number): number {
     const w = this.w;
     let search = units;
     if (units >= kSecondLevels) {
       const l = 31 - Math.clz32(units);
       search = units + 2 ** (l - kSecondLevelBits) - 1;
-      if (search >= 2 ** 32) return 0;
     }
-    const idx = mapping(search);
-    let fl = idx >>> kSecondLevelBits;
-    let slMap = w.get(H_SL_BITMAPS + fl) & (-1 << (idx & (kSecondLevels - 1)));
-    if (slMap === 0) {
-      if (fl + 1 >= kFirstLevels) return 0;
-      const flMap = w.get(H_FL_BITMAP) & (-1 << (fl + 1));
-      if (flMap === 0) return 0;
-      fl = ctz(flMap);
-      slMap = w.get(H_SL_BITMAPS + fl);
+    if (search < 2 ** 32) {
+      const idx = mapping(search);
+      let fl = idx >>> kSecondLevelBits;
+      let slMap = w.get(H_SL_BITMAPS + fl) & (-1 << (idx & (kSecondLevels - 1)));
+      if (slMap === 0 && fl + 1 < kFirstLevels) {
+        const flMap = w.get(H_FL_BITMAP) & (-1 << (fl + 1));
+        if (flMap !== 0) {
+          fl = ctz(flMap);
+          slMap = w.get(H_SL_BITMAPS + fl);
+        }
+      }
+      if (slMap !== 0) return w.getU(H_HEADS + fl * kSecondLevels + ctz(slMap));
     }
-    return w.getU(H_HEADS + fl * kSecondLevels + ctz(slMap));
+    for (let u = w.getU(H_HEADS + mapping(units)); u !== 0; u = this.#hwU(u, B_NEXT_FREE)) {
+      if (this.#hwU(u, B_SIZE) >= units) return u;
+    }
+    return 0;
   }
 
   // ---------------------------------------------------------------- allocate / free

@@ -333,3 +333,28 @@ test('the FinalizationRegistry releases what was never closed, once nothing uses
   );
   assert.equal(heap.stats().used, before.used);
 });
+
+test('one allocation can use (almost) the whole heap: anything up to largestFree succeeds', async () => {
+  await withHeap((heap) => {
+    SharedArray.zeros([1], 'u1', { heap }).close(); // this thread's ledger now exists
+    const { largestFree } = heap.stats();
+    const meta = 64; // a 1-D array's payload: 64 bytes of dtype and shape, then the data
+    for (const bytes of [
+      largestFree - meta,
+      largestFree - meta - 64,
+      Math.floor(largestFree * 0.97),
+    ]) {
+      const a = SharedArray.empty([bytes], 'u1', { heap });
+      assert.equal(a.byteLength, bytes);
+      a.close();
+    }
+    assert.throws(() => SharedArray.empty([largestFree - meta + 1], 'u1', { heap }), {
+      code: 'SHMFRAME_ERR_HEAP_FULL',
+    });
+    const a = SharedArray.empty([largestFree - 4096], 'u1', { heap });
+    assert.throws(() => SharedArray.empty([8192], 'u1', { heap }), {
+      code: 'SHMFRAME_ERR_HEAP_FULL',
+    });
+    a.close();
+  });
+});
