@@ -281,7 +281,7 @@ export function detectPython(modules = ['numpy', 'pandas', 'h5py']) {
       python: pythonPath,
       versions: {},
       missing: ['python3', ...modules],
-      reason: `skipped: ${pythonPath} not found (Debian: apt-get install python3 ${modules.map((m) => debianPackage[m] ?? m).join(' ')})`,
+      reason: `skipped: ${pythonPath} not found (Debian: apt-get install python3 ${modules.map((m) => debianPackage[m] ?? `python3-${m}`).join(' ')})`,
     };
   } else {
     const probe = [
@@ -310,7 +310,7 @@ export function detectPython(modules = ['numpy', 'pandas', 'h5py']) {
       missing: broken ? ['python3', ...modules] : missing,
       reason: broken
         ? `skipped: ${pythonPath} did not run (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`
-        : `skipped: ${pythonPath} lacks ${missing.join(', ')} (Debian: apt-get install ${missing.map((m) => debianPackage[m] ?? m).join(' ')})`,
+        : `skipped: ${pythonPath} lacks ${missing.join(', ')} (Debian: apt-get install ${missing.map((m) => debianPackage[m] ?? `python3-${m}`).join(' ')})`,
     };
   }
   pythonCache.set(key, out);
