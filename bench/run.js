@@ -13,14 +13,18 @@ import { join } from 'node:path';
 import { benchDir, describeMachine, log, machine } from './lib.js';
 import { formatMarkdown, formatTable } from './table.js';
 
-const kUsage = `usage: npm run bench -- [filter...] [--quick] [--json <file>] [--md <file>] [--repeats <n>] [--timeout <s>] [--list]
+const kUsage = `usage: npm run bench -- [filter...] [--quick] [--json <file>] [--md <file>] [--doc <file>] [--repeats <n>] [--timeout <s>] [--list]
   filter        run only cases whose name contains one of these substrings
   --quick       smoke run: small sizes, few repeats (the whole suite in under a minute)
   --json <file> write every case's result, with the machine description, to <file>
-  --md <file>   write the table as Markdown to <file> (for docs/benchmarks.md)
+  --md <file>   write the table as Markdown to <file>
+  --doc <file>  replace the table between the bench-table markers in <file> (docs/benchmarks.md)
   --repeats <n> samples per measurement (default: each case's own)
   --timeout <s> kill a case after <s> seconds (default 120 with --quick, 1800 otherwise)
   --list        list the cases and exit`;
+
+const kDocStart = '<!-- bench-table:start -->';
+const kDocEnd = '<!-- bench-table:end -->';
 
 function parse(argv) {
   const o = {
@@ -28,6 +32,7 @@ function parse(argv) {
     quick: false,
     json: undefined,
     md: undefined,
+    doc: undefined,
     repeats: undefined,
     timeout: undefined,
     list: false,
@@ -38,6 +43,7 @@ function parse(argv) {
     else if (a === '--list') o.list = true;
     else if (a === '--json') o.json = argv[++i];
     else if (a === '--md') o.md = argv[++i];
+    else if (a === '--doc') o.doc = argv[++i];
     else if (a === '--repeats') o.repeats = argv[++i];
     else if (a === '--timeout') o.timeout = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
@@ -47,6 +53,10 @@ function parse(argv) {
       console.error(`Unknown option ${a}\n${kUsage}`);
       process.exit(2);
     } else o.filters.push(a);
+  }
+  if (o.doc && (o.quick || o.filters.length > 0)) {
+    console.error('--doc writes the published table: run every case, without --quick or filters');
+    process.exit(2);
   }
   if (o.timeout !== undefined && !(o.timeout > 0)) {
     console.error(`Expected --timeout to be a positive number of seconds\n${kUsage}`);
@@ -137,10 +147,21 @@ async function main() {
       `${JSON.stringify({ date: new Date().toISOString(), command, quick: opts.quick, seconds, machine: m, cases: results }, null, 2)}\n`,
     );
   }
-  if (opts.md) {
+  const markdown = `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\` (${seconds.toFixed(0)} s) on ${describeMachine(m)}.\n\n${formatMarkdown(results)}\n`;
+  if (opts.md) writeFileSync(opts.md, markdown);
+  if (opts.doc) {
+    const doc = readFileSync(opts.doc, 'utf8');
+    const start = doc.indexOf(kDocStart);
+    const end = doc.indexOf(kDocEnd);
+    if (start < 0 || end < start) {
+      console.error(
+        `bench: ${opts.doc} has no ${kDocStart} ... ${kDocEnd} markers; table not written`,
+      );
+      return 1;
+    }
     writeFileSync(
-      opts.md,
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`${command}\` (${seconds.toFixed(0)} s) on ${describeMachine(m)}.\n\n${formatMarkdown(results)}\n`,
+      opts.doc,
+      `${doc.slice(0, start + kDocStart.length)}\n\n${markdown}\n${doc.slice(end)}`,
     );
   }
   const failed = results.filter((r) => r.error);
