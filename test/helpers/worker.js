@@ -1,6 +1,5 @@
 // Runs worker code (an ES module source string or a fixture file) and talks to it by messages.
 import { Worker } from 'node:worker_threads';
-import { once } from 'node:events';
 
 /**
  * Starts a worker from ES module source text. Bare specifiers resolve from the working directory
@@ -11,13 +10,28 @@ export function startWorker(source, options = {}) {
 }
 
 /** Posts `message` and waits for the next reply (rejects if the worker errors or exits first). */
-export async function request(worker, message, transfer) {
-  const reply = once(worker, 'message');
-  const failure = once(worker, 'error').then(([e]) => Promise.reject(e));
-  const exit = once(worker, 'exit').then(([code]) =>
-    Promise.reject(new Error(`worker exited with ${code}`)),
-  );
-  worker.postMessage(message, transfer);
-  const [value] = await Promise.race([reply, failure, exit]);
-  return value;
+export function request(worker, message, transfer) {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (value) => {
+      done();
+      resolve(value);
+    };
+    const onError = (err) => {
+      done();
+      reject(err);
+    };
+    const onExit = (code) => {
+      done();
+      reject(new Error(`worker exited with ${code} before replying`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(message, transfer);
+  });
 }
