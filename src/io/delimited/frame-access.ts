@@ -8,6 +8,7 @@ import { KindCode, kShare } from '../../heap/kinds.js';
 import type { SharedFrame } from '../../frame/shared-frame.js';
 import { storeFor, writeValidity, type Col, type FrameStore } from '../../frame/store.js';
 import { C_BYTES_USED, F_LENGTH, F_RESERVED } from '../../frame/layout.js';
+import { kNaT } from '../../array/dtype.js';
 
 /** A store for `frame` and the reference that keeps its block alive while in use. */
 export interface FrameAccess {
@@ -116,6 +117,16 @@ export function moveRowsCompact(
     }
     for (let r = 0; r < n; r++) setBit(c, to + r, bit(c, from + r));
   }
+}
+
+/**
+ * Rows [0, n) of a datetime column holding NaT become null (formats without nulls store NaT,
+ * numpy's "not a time", where a frame has a null).
+ */
+export function natToNull(c: Col, n: number): void {
+  if (c.kind !== 'fixed' || c.dt.kind !== 'M') return;
+  const d = c.data as BigInt64Array;
+  for (let r = 0; r < n; r++) if (d[r] === kNaT) Atomics.and(c.valid32, r >>> 5, ~(1 << (r & 31)));
 }
 
 /** Publishes `rows` committed rows and the utf8 bytes used; clears validity past the end. */

@@ -19,7 +19,7 @@ import { SharedFrame } from '../../frame/shared-frame.js';
 import type { Col } from '../../frame/store.js';
 import { ByteDict } from '../text/byte-dict.js';
 import { ioError } from '../text/file.js';
-import { commitRows, openFrame, setValidRange } from '../delimited/frame-access.js';
+import { commitRows, natToNull, openFrame, setValidRange } from '../delimited/frame-access.js';
 import { scatterField } from '../records.js';
 import {
   H5T_COMPOUND,
@@ -211,6 +211,7 @@ async function readFrame(
           for (const label of f.dict.values()) c.dict?.codeOf(label, `column ${f.name}`);
         fillColumn(rd, f, c, rows, what);
         setValidRange(c, 0, rows);
+        natToNull(c, rows);
       });
       commitRows(store, rows);
     } finally {

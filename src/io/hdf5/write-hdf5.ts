@@ -25,7 +25,7 @@ import type { DType } from '../../array/dtype.js';
 import { dtypeOf } from '../../array/dtype.js';
 import { SharedFrame } from '../../frame/shared-frame.js';
 import type { Col } from '../../frame/store.js';
-import { writeAtomically } from '../atomic.js';
+import { closeWrite, openWrite, writeAtomically } from '../atomic.js';
 import { frameColumns, isValidAt, type FrameColumns } from '../frame-columns.js';
 import { fillRecords, planRecords, type RecordField } from '../records.js';
 import {
@@ -431,6 +431,9 @@ export async function writeHDF5(
   }
   const h5 = await loadH5('writeHDF5');
   await writeAtomically(path, (temp) => {
+    // Create the file with fs first: a missing directory or a permission problem is then a clear
+    // SHMFRAME_ERR_IO instead of an HDF5 error stack on stderr.
+    closeWrite(openWrite(temp, path), path);
     const file = new h5.File(temp, 'w', { libver: ['earliest', 'latest'] });
     if (file.file_id < 0n)
       throw new ShmframeIOError(

@@ -12,7 +12,7 @@ import { CorruptError, DtypeError } from '../../errors.js';
 import type { Heap } from '../../heap/heap.js';
 import { SharedFrame } from '../../frame/shared-frame.js';
 import type { Col } from '../../frame/store.js';
-import { commitRows, openFrame, setValidRange } from '../delimited/frame-access.js';
+import { commitRows, natToNull, openFrame, setValidRange } from '../delimited/frame-access.js';
 import { frameColumns } from '../frame-columns.js';
 import { fillRecords, planRecords, scatterField, type RecordField } from '../records.js';
 import { writeAll } from '../atomic.js';
@@ -248,7 +248,10 @@ export async function readStructured(
           }
         });
       }
-      for (const c of cols) setValidRange(c, 0, rows);
+      for (const c of cols) {
+        setValidRange(c, 0, rows);
+        natToNull(c, rows);
+      }
       commitRows(store, rows);
     } finally {
       access.release();
