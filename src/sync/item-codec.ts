@@ -58,7 +58,26 @@ export interface Encoded {
 
 const kindNames = new Map<number, string>(Object.entries(KindCode).map(([n, c]) => [c, n]));
 
+const kNoHandles: Handle[] = [];
+/** Reused for primitives by the synchronous puts (never across an await): no allocation. */
+const scratch: Encoded = {
+  tag: 0,
+  length: 0,
+  num: 0,
+  str: '',
+  big: 0n,
+  bytes: undefined,
+  handles: kNoHandles,
+};
+let reuse = false;
+
 function encoded(tag: number, length: number): Encoded {
+  if (reuse) {
+    scratch.tag = tag;
+    scratch.length = length;
+    scratch.str = '';
+    return scratch;
+  }
   return { tag, length, num: 0, str: '', big: 0n, bytes: undefined, handles: [] };
 }
 
@@ -85,7 +104,8 @@ function tooBig(bytes: number, max: number): InvalidArgumentError {
  * Encodes `item` for a queue whose slots hold `max` payload bytes. Throws (with nothing left
  * behind) when it is too big or not structured-clonable.
  */
-export function encodeItem(item: unknown, max: number): Encoded {
+export function encodeItem(item: unknown, max: number, sync = false): Encoded {
+  reuse = sync;
   switch (typeof item) {
     case 'number': {
       const e = encoded(Tag.number, 8);
@@ -107,6 +127,7 @@ export function encodeItem(item: unknown, max: number): Encoded {
         e.big = item;
         return check(e, max);
       }
+      reuse = false;
       break;
     case 'undefined':
       throw new InvalidArgumentError(
@@ -114,6 +135,7 @@ export function encodeItem(item: unknown, max: number): Encoded {
       );
     case 'object':
       if (item === null) return encoded(Tag.null, 0);
+      reuse = false;
       if (isShareable(item)) return encodeShared(item, max);
       break;
     default:

@@ -13,30 +13,35 @@ import { waitAsync } from './wait.js';
 const kSpins = 100;
 const me = threadId + 1;
 
-export function tryLock(w: Int32Array, at: number): boolean {
-  return Atomics.compareExchange(w, at, 0, me) === 0;
-}
-
-/** Takes the mutex, spinning and then sleeping as long as needed. */
-export function lock(w: Int32Array, at: number): void {
-  if (Atomics.compareExchange(w, at, 0, me) === 0) return;
+/**
+ * Takes the mutex if it comes free within `ms` milliseconds (0: a short spin, never sleeps).
+ * A live holder keeps it for well under a microsecond, or a scheduler quantum if preempted; one
+ * that holds it longer was terminated and awaits repair, which may need this very thread's
+ * event loop (heap.watch), so callers on an event loop must not wait for it unboundedly.
+ */
+export function lockWithin(w: Int32Array, at: number, ms: number): boolean {
+  if (Atomics.compareExchange(w, at, 0, me) === 0) return true;
   for (let i = 0; i < kSpins; i++) {
-    if (Atomics.load(w, at) === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return;
+    if (Atomics.load(w, at) === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return true;
   }
+  if (ms <= 0) return false;
+  const deadline = performance.now() + ms;
   Atomics.add(w, at + 1, 1);
-  for (;;) {
-    const v = Atomics.load(w, at);
-    if (v === 0 && Atomics.compareExchange(w, at, 0, me) === 0) break;
-    if (v !== 0) Atomics.wait(w, at, v);
+  try {
+    for (;;) {
+      const v = Atomics.load(w, at);
+      if (v === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      if (v !== 0) Atomics.wait(w, at, v, left);
+    }
+  } finally {
+    Atomics.sub(w, at + 1, 1);
   }
-  Atomics.sub(w, at + 1, 1);
 }
 
 /** Takes the mutex without blocking the event loop (for the async queue calls). */
 export async function lockAsync(w: Int32Array, at: number): Promise<void> {
-  for (let i = 0; i < kSpins; i++) {
-    if (Atomics.load(w, at) === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return;
-  }
   Atomics.add(w, at + 1, 1);
   try {
     for (;;) {

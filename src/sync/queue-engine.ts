@@ -43,7 +43,7 @@ import {
   type Encoded,
   type Record_,
 } from './item-codec.js';
-import { forceUnlock, heldBy, lock, lockAsync, tryLock, unlock } from './mutex.js';
+import { forceUnlock, heldBy, lockAsync, lockWithin, unlock } from './mutex.js';
 import { abortError, deadlineOf, remaining, waitAsync } from './wait.js';
 
 export const kQueueMagic = 0x31515348; // "HSQ1"
@@ -62,8 +62,11 @@ const HEAD = 32;
 const CLOCK = 33; // + waiters at 34
 const NOT_EMPTY = 48;
 const GET_WAITERS = 49;
+/** 1 while a wake-up sent to sleeping consumers has not been picked up: later puts skip it. */
+const GET_SIGNALED = 50;
 const NOT_FULL = 64;
 const PUT_WAITERS = 65;
+const PUT_SIGNALED = 66;
 const UNFINISHED = 80;
 const JOIN_WAITERS = 81;
 const kHeaderBytes = 6 * 64;
@@ -72,6 +75,10 @@ export const kMaxCapacity = 2 ** 24;
 const kMaxBlockBytes = 2 ** 31;
 /** Checks of the slot a blocked call needs before it sleeps (a few microseconds). */
 const kSpins = 400;
+/** Longest wait of tryPut / tryGet for the other side's mutex (see lockWithin). */
+const kTryMutexMs = 100;
+/** The same on the event loop's thread, kept short (it blocks the loop meanwhile). */
+const kAsyncSpins = 50;
 
 /** Bytes of a slot: header plus payload, rounded to a cache line so slots never share one. */
 export function slotBytesFor(maxItemBytes: number): number {
@@ -93,7 +100,8 @@ export function queueBytes(capacity: number, maxItemBytes: number): number {
 /** What a take found. */
 export const kEmpty = Symbol('empty');
 export const kClosed = Symbol('closed');
-type Taken = { value: unknown } | typeof kEmpty | typeof kClosed;
+/** A taken item, or kEmpty / kClosed (items are never symbols: they cannot be cloned). */
+type Taken = unknown;
 
 const OK = 0;
 const FULL = 1;
@@ -196,12 +204,13 @@ export class QueueEngine {
   // ------------------------------------------------------------------ producer side
 
   /** Copies `e` into the next free slot and publishes it. */
-  #publish(e: Encoded, locked: boolean): number {
+  /** Called holding the producer mutex; releases it. */
+  #publish(e: Encoded): number {
     const i32 = this.#i32;
-    if (!locked) lock(i32, PLOCK);
-    const t = Atomics.load(i32, TAIL);
+    // TAIL and HEAD change only under their mutex: plain access there (the mutex orders it).
+    const t = i32[TAIL] as number;
     const seq = this.#seqAt(t);
-    if (Atomics.load(i32, CLOSED) !== 0) {
+    if (i32[CLOSED] !== 0) {
       unlock(i32, PLOCK);
       return CLOSED_;
     }
@@ -231,14 +240,57 @@ export class QueueEngine {
     i32[seq + 3] = e.handles.length;
     // Commit: straight-line stores (no call or loop, so no termination point in between).
     Atomics.add(i32, UNFINISHED, 1);
-    Atomics.store(i32, TAIL, this.#next(t));
+    i32[TAIL] = this.#next(t);
     Atomics.store(i32, seq, 2 * t + 1);
     unlock(i32, PLOCK);
-    if (Atomics.load(i32, GET_WAITERS) > 0) {
-      Atomics.add(i32, NOT_EMPTY, 1);
-      Atomics.notify(i32, NOT_EMPTY, 1);
-    }
+    if (Atomics.load(i32, GET_WAITERS) > 0) this.#signal(GET_SIGNALED, NOT_EMPTY);
+    if (Atomics.load(i32, PUT_WAITERS) > 0 && this.#hasRoom()) this.#signal(PUT_SIGNALED, NOT_FULL);
     return OK;
+  }
+
+  /**
+   * Wakes one sleeper on `futex` unless a wake-up is already on its way (its flag is set): a
+   * steady stream of puts then costs one notify per sleep, not one per item. Whoever wakes clears
+   * the flag, and a consumer (producer) that finds more items (room) passes the wake-up on.
+   */
+  #signal(flag: number, futex: number): void {
+    const i32 = this.#i32;
+    if (Atomics.load(i32, flag) === 0 && Atomics.exchange(i32, flag, 1) === 0) {
+      Atomics.add(i32, futex, 1);
+      Atomics.notify(i32, futex, 1);
+    }
+  }
+
+  /** Sleeps until a consumer (producer) signals, the deadline passes, or the queue closes. */
+  #sleep(waiters: number, flag: number, futex: number, left: number, room: boolean): void {
+    const i32 = this.#i32;
+    Atomics.add(i32, waiters, 1);
+    Atomics.store(i32, flag, 0);
+    const v = Atomics.load(i32, futex);
+    if (!(room ? this.#hasRoom() : this.#hasItem()) && !this.closed)
+      Atomics.wait(i32, futex, v, left);
+    Atomics.sub(i32, waiters, 1);
+    Atomics.store(i32, flag, 0);
+  }
+
+  async #sleepAsync(
+    waiters: number,
+    flag: number,
+    futex: number,
+    left: number,
+    room: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const i32 = this.#i32;
+    Atomics.add(i32, waiters, 1);
+    Atomics.store(i32, flag, 0);
+    const v = Atomics.load(i32, futex);
+    let w = 'not-equal';
+    if (!(room ? this.#hasRoom() : this.#hasItem()) && !this.closed)
+      w = await waitAsync(i32, futex, v, left, signal);
+    Atomics.sub(i32, waiters, 1);
+    Atomics.store(i32, flag, 0);
+    return w;
   }
 
   #closedError(what: string): QueueClosedError {
@@ -247,9 +299,13 @@ export class QueueEngine {
     );
   }
 
-  /** Puts without waiting: false when full. */
-  tryPut(e: Encoded): boolean {
-    const r = this.#publish(e, false);
+  /**
+   * Puts without waiting for room: false when full. It may wait up to `mutexMs` for another
+   * producer to finish its put (0: only spin), and reports false if that does not happen.
+   */
+  tryPut(e: Encoded, mutexMs = kTryMutexMs): boolean {
+    if (!lockWithin(this.#i32, PLOCK, mutexMs)) return false;
+    const r = this.#publish(e);
     if (r === CLOSED_) throw this.#closedError('SharedQueue.tryPut()');
     return r === OK;
   }
@@ -259,17 +315,17 @@ export class QueueEngine {
     const i32 = this.#i32;
     let deadline = -1;
     for (;;) {
-      const r = this.#publish(e, false);
+      // The mutex wait counts against the timeout too (its holder may have been terminated).
+      if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline)))
+        throw this.#fullError(timeout);
+      const r = this.#publish(e);
       if (r === OK) return;
       if (r === CLOSED_) throw this.#closedError('SharedQueue.put()');
       if (deadline === -1) deadline = deadlineOf(timeout);
       if (this.#spinFor(true)) continue;
       const left = remaining(deadline);
       if (left === 0) throw this.#fullError(timeout);
-      Atomics.add(i32, PUT_WAITERS, 1);
-      const v = Atomics.load(i32, NOT_FULL);
-      if (!this.#hasRoom() && !this.closed) Atomics.wait(i32, NOT_FULL, v, left);
-      Atomics.sub(i32, PUT_WAITERS, 1);
+      this.#sleep(PUT_WAITERS, PUT_SIGNALED, NOT_FULL, left, true);
     }
   }
 
@@ -278,21 +334,14 @@ export class QueueEngine {
     const deadline = deadlineOf(timeout);
     for (;;) {
       if (signal?.aborted) throw abortError(signal, 'SharedQueue.putAsync()');
-      let locked = tryLock(i32, PLOCK);
-      if (!locked) {
-        await lockAsync(i32, PLOCK);
-        locked = true;
-      }
-      const r = this.#publish(e, locked);
+      if (!lockWithin(i32, PLOCK, 0)) await lockAsync(i32, PLOCK);
+      const r = this.#publish(e);
       if (r === OK) return;
       if (r === CLOSED_) throw this.#closedError('SharedQueue.putAsync()');
       const left = remaining(deadline);
       if (left === 0) throw this.#fullError(timeout);
-      Atomics.add(i32, PUT_WAITERS, 1);
-      const v = Atomics.load(i32, NOT_FULL);
-      let w = 'not-equal';
-      if (!this.#hasRoom() && !this.closed) w = await waitAsync(i32, NOT_FULL, v, left, signal);
-      Atomics.sub(i32, PUT_WAITERS, 1);
+      if (this.#spinFor(true, kAsyncSpins)) continue;
+      const w = await this.#sleepAsync(PUT_WAITERS, PUT_SIGNALED, NOT_FULL, left, true, signal);
       if (w === 'aborted') throw abortError(signal as AbortSignal, 'SharedQueue.putAsync()');
     }
   }
@@ -305,8 +354,8 @@ export class QueueEngine {
   }
 
   /** Spins briefly until a slot frees up (producer) or an item arrives (consumer), or closed. */
-  #spinFor(room: boolean): boolean {
-    for (let i = 0; i < kSpins; i++) {
+  #spinFor(room: boolean, spins = kSpins): boolean {
+    for (let i = 0; i < spins; i++) {
       if (room ? this.#hasRoom() : this.#hasItem()) return true;
       if (this.closed) return true;
     }
@@ -316,17 +365,13 @@ export class QueueEngine {
   // ------------------------------------------------------------------ consumer side
 
   /**
-   * Takes the next item (`locked`: the caller already holds the consumer mutex). Shared objects
+   * Takes the next item; called holding the consumer mutex, which it releases. Shared objects
    * are attached under the mutex, before the slot is freed, so that an unknown heap leaves the
    * item in the queue and a consumer terminated meanwhile can be repaired.
    */
-  #take(locked: boolean): Taken {
+  #take(): Taken {
     const i32 = this.#i32;
-    if (!this.#hasItem()) {
-      if (!locked && !this.closed) return kEmpty;
-    }
-    if (!locked) lock(i32, CLOCK);
-    const h = Atomics.load(i32, HEAD);
+    const h = i32[HEAD] as number;
     const seq = this.#seqAt(h);
     if (Atomics.load(i32, seq) !== 2 * h + 1) {
       const closed = this.closed;
@@ -397,7 +442,7 @@ export class QueueEngine {
     }
     this.#commitTake(h, seq);
     if (blob !== undefined) value = decodeValue(blob, 0).root;
-    return { value };
+    return value;
   }
 
   #commitTake(h: number, seq: number): void {
@@ -405,13 +450,14 @@ export class QueueEngine {
     let free = h + this.capacity;
     if (free >= this.#m) free -= this.#m;
     // Commit: straight-line stores.
-    Atomics.store(i32, HEAD, this.#next(h));
+    i32[HEAD] = this.#next(h);
     Atomics.store(i32, seq, 2 * free);
     unlock(i32, CLOCK);
-    if (Atomics.load(i32, PUT_WAITERS) > 0) {
-      Atomics.add(i32, NOT_FULL, 1);
-      Atomics.notify(i32, NOT_FULL, 1);
-    }
+    if (Atomics.load(i32, PUT_WAITERS) > 0) this.#signal(PUT_SIGNALED, NOT_FULL);
+    // Pass a wake-up on: items are left and other consumers sleep (their wake-up may have been
+    // skipped while the flag was set for this one).
+    if (Atomics.load(i32, GET_WAITERS) > 0 && this.#hasItem())
+      this.#signal(GET_SIGNALED, NOT_EMPTY);
   }
 
   #records(body: number, n: number): Record_[] {
@@ -420,26 +466,30 @@ export class QueueEngine {
     return out;
   }
 
-  /** The next item, or kEmpty / kClosed (closed and drained). */
-  tryGet(): Taken {
-    return this.#take(false);
+  /** The next item, or kEmpty / kClosed (closed and drained), without waiting for one (see tryPut). */
+  tryGet(mutexMs = kTryMutexMs): Taken {
+    if (!this.#hasItem() && !this.closed) return kEmpty;
+    if (!lockWithin(this.#i32, CLOCK, mutexMs)) return kEmpty;
+    return this.#take();
   }
 
   get(timeout: number): unknown {
     const i32 = this.#i32;
     let deadline = -1;
     for (;;) {
-      const r = this.#take(false);
-      if (typeof r === 'object') return r.value;
+      let r: Taken = kEmpty;
+      if (this.#hasItem() || this.closed) {
+        if (!lockWithin(i32, CLOCK, deadline === -1 ? timeout : remaining(deadline)))
+          throw this.#emptyError(timeout);
+        r = this.#take();
+      }
+      if (r !== kEmpty && r !== kClosed) return r;
       if (r === kClosed) throw this.#drainedError('SharedQueue.get()');
       if (deadline === -1) deadline = deadlineOf(timeout);
       if (this.#spinFor(false)) continue;
       const left = remaining(deadline);
       if (left === 0) throw this.#emptyError(timeout);
-      Atomics.add(i32, GET_WAITERS, 1);
-      const v = Atomics.load(i32, NOT_EMPTY);
-      if (!this.#hasItem() && !this.closed) Atomics.wait(i32, NOT_EMPTY, v, left);
-      Atomics.sub(i32, GET_WAITERS, 1);
+      this.#sleep(GET_WAITERS, GET_SIGNALED, NOT_EMPTY, left, false);
     }
   }
 
@@ -450,18 +500,15 @@ export class QueueEngine {
       if (signal?.aborted) throw abortError(signal, 'SharedQueue.getAsync()');
       let r: Taken = kEmpty;
       if (this.#hasItem() || this.closed) {
-        if (!tryLock(i32, CLOCK)) await lockAsync(i32, CLOCK);
-        r = this.#take(true);
+        if (!lockWithin(i32, CLOCK, 0)) await lockAsync(i32, CLOCK);
+        r = this.#take();
       }
-      if (typeof r === 'object') return r.value;
+      if (r !== kEmpty && r !== kClosed) return r;
       if (r === kClosed) throw this.#drainedError('SharedQueue.getAsync()');
       const left = remaining(deadline);
       if (left === 0) throw this.#emptyError(timeout);
-      Atomics.add(i32, GET_WAITERS, 1);
-      const v = Atomics.load(i32, NOT_EMPTY);
-      let w = 'not-equal';
-      if (!this.#hasItem() && !this.closed) w = await waitAsync(i32, NOT_EMPTY, v, left, signal);
-      Atomics.sub(i32, GET_WAITERS, 1);
+      if (this.#spinFor(false, kAsyncSpins)) continue;
+      const w = await this.#sleepAsync(GET_WAITERS, GET_SIGNALED, NOT_EMPTY, left, false, signal);
       if (w === 'aborted') throw abortError(signal as AbortSignal, 'SharedQueue.getAsync()');
     }
   }
@@ -483,9 +530,11 @@ export class QueueEngine {
   close(): void {
     const i32 = this.#i32;
     if (Atomics.load(i32, CLOSED) !== 0) return;
-    lock(i32, PLOCK);
+    // Under the producer mutex, so no put publishes after it. If a terminated producer still holds
+    // the mutex (awaiting repair), close anyway: it will publish nothing more.
+    const locked = lockWithin(i32, PLOCK, kTryMutexMs);
     Atomics.store(i32, CLOSED, 1);
-    unlock(i32, PLOCK);
+    if (locked) unlock(i32, PLOCK);
     Atomics.add(i32, NOT_EMPTY, 1);
     Atomics.notify(i32, NOT_EMPTY);
     Atomics.add(i32, NOT_FULL, 1);

@@ -1,0 +1,20 @@
+// Producer side of bench/cases/queue-throughput.js: on { kind, n } puts the numbers 0..n-1 into
+// the SharedQueue (sync put or putAsync) or posts them on its MessagePort, then says 'done'.
+import { parentPort, workerData } from 'node:worker_threads';
+import { SharedQueue } from 'shmframe';
+
+const q = SharedQueue.attach(workerData.queue);
+parentPort.on('message', async ({ kind, n }) => {
+  if (kind === 'queue') {
+    for (let i = 0; i < n; i++) q.put(i);
+  } else if (kind === 'queue-async') {
+    for (let i = 0; i < n; i++) await q.putAsync(i);
+  } else if (kind === 'port') {
+    for (let i = 0; i < n; i++) parentPort.postMessage(i);
+  } else if (kind === 'exit') {
+    q.release();
+    parentPort.close();
+    return;
+  }
+  parentPort.postMessage('done');
+});
