@@ -54,7 +54,10 @@ export interface ReadDelimitedOptions extends DialectOptions {
   header?: boolean;
   /** Lines to skip at the start of each file, comments included (np.loadtxt's `skiprows`). @default 0 */
   skipRows?: number;
-  /** Worker threads; 0 parses on this thread. @default min(os.availableParallelism(), parts) */
+  /**
+   * Worker threads; 0 parses on this thread.
+   * @default min(os.availableParallelism(), parts), or 0 for inputs under 2 MiB
+   */
   workers?: number;
   /** Progress in bytes: `true` or a label draws a bar on stderr when it is a terminal. */
   progress?: LoadProgress;
@@ -94,6 +97,9 @@ export interface LoadReport {
   workers: number;
   seconds: number;
 }
+
+/** Inputs smaller than this are parsed on the calling thread unless `workers` is given. */
+const kLocalBytes = 2 << 20;
 
 interface Part {
   file: number;
@@ -238,7 +244,8 @@ export async function readDelimited(
       if (s >= p.size) break;
     }
   });
-  const workers = o.workers ?? Math.min(cpus, parts.length);
+  // Starting workers costs tens of milliseconds: small inputs are parsed on this thread.
+  const workers = o.workers ?? (totalBytes < kLocalBytes ? 0 : Math.min(cpus, parts.length));
   const measure = columns.some((c) => c.kind !== 'fixed');
   const progress = new ByteProgress(o.progress, totalBytes * (measure ? 3 : 2));
   const control = new SharedArrayBuffer(4);
@@ -254,7 +261,7 @@ export async function readDelimited(
   const frames: SharedFrame[] = [];
   let runner: Runner | undefined;
   try {
-    runner = await createRunner(workers, o.heap);
+    runner = createRunner(workers, o.heap);
     const base = (part: Part, i: number, pass: number): RangeArgs => ({
       slot: pass * parts.length + i,
       progress: slots,

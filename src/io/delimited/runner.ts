@@ -1,8 +1,9 @@
 /**
- * Where the passes of a load run: pool workers, or this thread (`workers: 0`). Both take the same
- * plain task arguments, so the code paths cannot drift apart.
+ * Where the passes of a load run: a Pool of worker threads, or this thread (`workers: 0`). Both
+ * take the same plain task arguments (the frame travels by handle), so the paths cannot drift.
  */
 import type { Heap } from '../../heap/heap.js';
+import { Pool } from '../../pool/pool.js';
 import { measureRangeTask, parseRangeTask, scanRangeTask } from './tasks.js';
 
 export type TaskName = 'scan' | 'measure' | 'parse';
@@ -31,8 +32,23 @@ class LocalRunner implements Runner {
   async close(): Promise<void> {}
 }
 
-export async function createRunner(workers: number, heap: Heap | undefined): Promise<Runner> {
-  void heap;
-  if (workers === 0) return new LocalRunner();
-  return new LocalRunner();
+class PoolRunner implements Runner {
+  readonly #pool: Pool;
+  constructor(workers: number, heap: Heap | undefined) {
+    this.#pool = new Pool({
+      module: new URL('../entry/delimited-worker.js', import.meta.url),
+      workers,
+      ...(heap === undefined ? {} : { heap }),
+    });
+  }
+  map<A, R>(name: TaskName, items: A[]): Promise<R[]> {
+    return this.#pool.map(name as never, items as never) as Promise<R[]>;
+  }
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
+
+export function createRunner(workers: number, heap: Heap | undefined): Runner {
+  return workers === 0 ? new LocalRunner() : new PoolRunner(workers, heap);
 }

@@ -19,7 +19,8 @@ import { firstRecord, readRange, type RangeRead } from '../text/reader.js';
 import { scanFileRange, type RangeScan } from '../text/scan.js';
 import { buildTargets, type ColumnBuffers } from '../text/targets.js';
 import { resolveSchema } from '../schema-spec.js';
-import { openFrame } from './frame-access.js';
+import { openFrame, type FrameAccess } from './frame-access.js';
+import { K_UTF8, type FieldTarget } from '../text/fields.js';
 
 /** What every pass needs to know about the file and its dialect. */
 export interface RangeArgs {
@@ -180,70 +181,97 @@ export function measureRangeTask(a: MeasureArgs): MeasureResult {
   return { bytes, labels, error: undefined };
 }
 
-/** Per worker: the dictionaries of the frames being loaded, built once from the frame's labels. */
-const dictCache = new Map<string, ByteDict>();
+/**
+ * Per worker: the parsers of the loads in progress, keyed by frame block and file layout, so
+ * the parts a worker parses share one compiled (and JIT-warmed) fast path.
+ */
+const parsers = new Map<string, { parser: RecordParser; targets: FieldTarget[] }>();
+
+function parserFor(
+  a: ParseArgs,
+  access: FrameAccess,
+): { parser: RecordParser; targets: FieldTarget[] } {
+  const key = JSON.stringify([
+    access.key,
+    a.schema,
+    a.fieldColumns,
+    a.delimiter,
+    a.quote,
+    a.comment,
+    a.nullValues,
+    a.onBadLine,
+    a.maxSamples,
+    a.file,
+  ]);
+  const hit = parsers.get(key);
+  if (hit !== undefined) return hit;
+  const columns = resolveSchema(a.schema);
+  const store = access.store;
+  const buffers: ColumnBuffers[] = columns.map((c, i) => {
+    const col = store.column(i);
+    return {
+      data: col.data,
+      validity: col.valid8,
+      bytes: col.bytes,
+      dict: c.kind === 'category' ? ByteDict.from(col.dict?.labels() ?? []) : undefined,
+    };
+  });
+  const targets = buildTargets(columns, a.fieldColumns, buffers, a.nullValues);
+  const parser = new RecordParser(
+    {
+      file: a.file,
+      delimiter: a.delimiter,
+      quote: a.quote,
+      comment: a.comment,
+      nullValues: a.nullValues.map((v) => Buffer.from(v, 'utf8')),
+      onBadLine: a.onBadLine,
+      fields: targets,
+      maxSamples: a.maxSamples,
+    },
+    a.rowStart,
+    a.rowEnd,
+    a.line,
+  );
+  // Entries of finished loads are dropped as new ones come (the key includes the frame block,
+  // whose generation changes when its memory is reused).
+  if (parsers.size >= 16) parsers.delete(parsers.keys().next().value as string);
+  const entry = { parser, targets };
+  parsers.set(key, entry);
+  return entry;
+}
 
 /** Pass 2. */
 export function parseRangeTask(a: ParseArgs): ParseResult {
-  const columns = resolveSchema(a.schema);
   const access = openFrame(a.frame);
   let fd = -1;
   let parser: RecordParser | undefined;
   try {
-    const store = access.store;
-    const buffers: ColumnBuffers[] = columns.map((c, i) => {
-      const col = store.column(i);
-      let dict: ByteDict | undefined;
-      if (c.kind === 'category') {
-        const key = `${access.key}:${i}:${col.dict?.size}`;
-        dict = dictCache.get(key);
-        if (dict === undefined) {
-          dict = ByteDict.from(col.dict?.labels() ?? []);
-          if (dictCache.size > 64) dictCache.clear();
-          dictCache.set(key, dict);
-        }
-      }
-      if (c.kind === 'utf8') (col.data as Int32Array)[a.rowStart] = a.bytesStart[i] as number;
-      return {
-        data: col.data,
-        validity: col.valid8,
-        bytes: col.bytes,
-        bytesStart: a.bytesStart[i],
-        bytesEnd: a.bytesEnd[i],
-        dict,
-      };
-    });
-    const targets = buildTargets(columns, a.fieldColumns, buffers, a.nullValues);
-    parser = new RecordParser(
-      {
-        file: a.file,
-        delimiter: a.delimiter,
-        quote: a.quote,
-        comment: a.comment,
-        nullValues: a.nullValues.map((v) => Buffer.from(v, 'utf8')),
-        onBadLine: a.onBadLine,
-        fields: targets,
-        maxSamples: a.maxSamples,
-      },
-      a.rowStart,
-      a.rowEnd,
-      a.line,
-    );
+    const entry = parserFor(a, access);
+    parser = entry.parser;
+    parser.reset(a.rowStart, a.rowEnd, a.line);
+    for (const t of entry.targets) {
+      const c = a.fieldColumns[entry.targets.indexOf(t)] as number;
+      if (c < 0 || t.kind !== K_UTF8) continue;
+      t.cursor = a.bytesStart[c] as number;
+      t.bytesEnd = a.bytesEnd[c] as number;
+      (t.data as Int32Array)[a.rowStart] = t.cursor;
+    }
     fd = openRead(a.path);
     const r = rangeRead(a, fd);
     const first = firstRecord(r);
     parser.line = a.line + first.lf;
     if (first.pos >= 0) readRange(r, first.pos, parser, progressOf(a));
+    parser.checkComplete();
     return {
       rows: parser.rows,
       badLines: parser.badLines,
-      samples: parser.samples,
+      samples: parser.samples.slice(),
       error: undefined,
     };
   } catch (err) {
     const rows = parser?.rows ?? 0;
     const error = err instanceof Stop ? undefined : fail(a, err);
-    return { rows, badLines: parser?.badLines ?? 0, samples: parser?.samples ?? [], error };
+    return { rows, badLines: parser?.badLines ?? 0, samples: parser?.samples.slice() ?? [], error };
   } finally {
     if (fd >= 0) closeQuietly(fd);
     access.release();

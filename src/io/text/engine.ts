@@ -73,7 +73,7 @@ export class RecordParser {
   readonly #o: ParserOptions;
   readonly #nf: number;
   readonly #fast: FastParse;
-  readonly #rowStart: number;
+  #rowStart: number;
   readonly #t: readonly FieldTarget[];
   readonly #delim: number;
   readonly #quote: number;
@@ -139,6 +139,23 @@ export class RecordParser {
   parse(buf: Uint8Array, pos: number, end: number, limit: number, eof: boolean): number {
     this.#regionStart = pos;
     return this.#fast(buf, pos, end, limit, eof);
+  }
+
+  /**
+   * Points the parser at a new range of rows (the next part of a file, in a worker that parses
+   * several): the compiled fast path and its warm JIT state are kept. Targets' utf8 cursors
+   * must be set by the caller.
+   */
+  reset(rowStart: number, rowEnd: number, line: number): void {
+    this.#rowStart = rowStart;
+    this.row = rowStart;
+    this.rowEnd = rowEnd;
+    this.line = line;
+    this.badLines = 0;
+    this.samples.length = 0;
+    this.status = kConsumed;
+    this.#snapRow = -1;
+    for (const t of this.#t) t.overflow = false;
   }
 
   /** Records written so far. */
