@@ -48,7 +48,12 @@ test('a throwing task: SHMFRAME_ERR_TASK; map stops dispatching and closes resul
       const err = await pool.map('zerosOrFail', items(), { window: 4 }).catch((e) => e);
       assert.equal(err.code, 'SHMFRAME_ERR_TASK');
       assert.equal(err.details.index, 5);
-      assert.ok(pulled <= 5 + 4 + 1, `stopped pulling after the failure (pulled ${pulled})`);
+      // map frees a window slot per result, and items after the failing one may finish on the
+      // other worker first: the bound is loose, but pulling stops at the failure.
+      const atFailure = pulled;
+      assert.ok(pulled < 100, `stopped early (pulled ${pulled} of 1000)`);
+      await assertServing(pool);
+      assert.equal(pulled, atFailure, 'nothing pulled after the failure');
       // the same through imap: results handed out before the failure belong to the caller
       const got = [];
       await assert.rejects(
