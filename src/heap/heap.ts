@@ -49,7 +49,23 @@ const kEnvKey = 'shmframe:defaultHeap';
 /** Internal access to the engine; not part of the public API. */
 export const kCore = Symbol('shmframe.heapCore');
 
-const registry = new Map<number, Heap>();
+/**
+ * Heaps this thread has seen, held weakly: a heap nobody references any more (no object, no
+ * variable) is collected with its buffer. The default heap is held strongly below.
+ */
+const registry = new Map<number, WeakRef<Heap>>();
+const forget = new FinalizationRegistry<number>((id) => {
+  if (registry.get(id)?.deref() === undefined) registry.delete(id);
+});
+
+function remember(heap: Heap): void {
+  registry.set(heap.id, new WeakRef(heap));
+  forget.register(heap, heap.id);
+}
+
+function lookup(id: number): Heap | undefined {
+  return registry.get(id)?.deref();
+}
 let defaultHeap: Heap | undefined;
 let exitHookInstalled = false;
 
@@ -99,7 +115,7 @@ export class Heap {
     for (;;) {
       try {
         const heap = new Heap(HeapCore.format(new SharedArrayBuffer(size)));
-        registry.set(heap.id, heap);
+        remember(heap);
         installExitHook();
         return heap;
       } catch (err) {
@@ -153,21 +169,21 @@ export class Heap {
   /** The heap in `buffer` (a heap's `buffer`, received from another thread), registered in this thread. */
   static fromBuffer(buffer: SharedArrayBuffer, expectedId?: number): Heap {
     if (expectedId !== undefined) {
-      const known = registry.get(expectedId);
+      const known = lookup(expectedId);
       if (known !== undefined) return known;
     }
     const core = HeapCore.open(buffer, expectedId);
-    const known = registry.get(core.id);
+    const known = lookup(core.id);
     if (known !== undefined) return known;
     const heap = new Heap(core);
-    registry.set(core.id, heap);
+    remember(heap);
     installExitHook();
     return heap;
   }
 
   /** A heap this thread already knows, by id. */
   static byId(id: number): Heap | undefined {
-    return registry.get(id);
+    return lookup(id);
   }
 
   /** True for a Heap from any copy of this module. */
@@ -266,8 +282,11 @@ export class Heap {
  * @internal Every heap this thread has registered. A pool calls `releaseThread` on each when one
  * of its workers dies, since the worker may have held objects of heaps other than the pool's.
  */
-export function knownHeaps(): IterableIterator<Heap> {
-  return registry.values();
+export function* knownHeaps(): IterableIterator<Heap> {
+  for (const ref of registry.values()) {
+    const heap = ref.deref();
+    if (heap !== undefined) yield heap;
+  }
 }
 
 function defaultSize(): number {
@@ -282,7 +301,7 @@ function installExitHook(): void {
   if (exitHookInstalled || isMainThread) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const heap of registry.values()) {
+    for (const heap of knownHeaps()) {
       try {
         heap[kCore].releaseThread(threadId);
       } catch {

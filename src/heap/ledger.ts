@@ -149,6 +149,21 @@ export class Ledger {
     const w = this.#w;
     const start = threadTableStart(w);
     const cap = w.get(H_THREAD_CAP);
+    // This thread may already have an entry: it saw this heap before, and the heap object was
+    // collected and opened again since. Adopt it rather than claim a second one.
+    for (let i = 0; i < cap; i++) {
+      const at = start + i * kThreadWords;
+      if (w.load(at + T_STATE) === kThreadLive && w.load(at + T_THREAD) === this.#threadId) {
+        const unit = w.load(at + T_LEDGER) >>> 0;
+        if (unit === 0) break;
+        this.#slot = i;
+        this.#entry = at;
+        this.#unit = unit;
+        this.#base = (unit + 1) * kWordsPerUnit;
+        this.#cap = w.get(this.#base + L_CAP);
+        return true;
+      }
+    }
     for (let i = 0; i < cap; i++) {
       const at = start + i * kThreadWords;
       if (

@@ -33,11 +33,18 @@ export function gc() {
   gcFn();
 }
 
-/** Runs GC and lets FinalizationRegistry callbacks run, until `done()` or 50 rounds. */
+/**
+ * Runs GC and lets FinalizationRegistry callbacks run, until `done()` or 50 rounds. The check
+ * and the next collection are in different jobs: a WeakRef deref'd in `done()` keeps its target
+ * alive until the end of the job that deref'd it.
+ */
 export async function collectUntil(done) {
-  for (let i = 0; i < 50 && !done(); i++) {
+  const tick = () => new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 50; i++) {
     gc();
-    await new Promise((r) => setImmediate(r));
+    await tick();
+    if (done()) return true;
+    await tick();
   }
   return done();
 }

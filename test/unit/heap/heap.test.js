@@ -358,3 +358,28 @@ test('one allocation can use (almost) the whole heap: anything up to largestFree
     a.close();
   });
 });
+
+test('a heap nobody references is collected; re-opening its buffer reuses this thread ledger entry', async () => {
+  let buffer;
+  let id;
+  (() => {
+    const heap = Heap.create({ size: '4M' });
+    buffer = heap.buffer;
+    id = heap.id;
+    SharedArray.zeros([10], 'f8', { heap }).close(); // this thread now has a ledger in it
+  })();
+  assert.ok(
+    await collectUntil(() => Heap.byId(id) === undefined),
+    'the unreferenced heap was collected',
+  );
+  const again = Heap.fromBuffer(buffer);
+  assert.equal(again.id, id);
+  const a = SharedArray.zeros([10], 'f8', { heap: again });
+  assert.deepEqual(
+    core(again).threads(),
+    [0],
+    'one entry for this thread, adopted, not a second one',
+  );
+  a.close();
+  assert.equal(again.stats().objects, 0);
+});
