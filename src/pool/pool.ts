@@ -37,7 +37,10 @@ const kBrand = Symbol.for('shmframe.Pool');
 /** The heap's thread table holds 1024 threads; leave room for the rest of the program. */
 const kMaxWorkers = 512;
 
-/** Items for map/imap: any iterable or async iterable. */
+/**
+ * Items for map/imap: any iterable or async iterable, consumed lazily.
+ * @example pool.imap('parse', readdirSync(dir).values())
+ */
 export type TaskItems<A> = Iterable<A> | AsyncIterable<A>;
 
 /** One `run` call waiting for its task. */

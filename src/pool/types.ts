@@ -28,11 +28,17 @@ export interface TaskContext {
   readonly threadId: number;
 }
 
-/** A task function: `(args, ctx) => result | Promise<result>`. */
+/**
+ * A task function: `(args, ctx) => result | Promise<result>`.
+ * @example export async function resize({ image, width }, ctx) { ... }
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TaskFunction = (args: any, ctx: TaskContext) => unknown;
 
-/** The shape of a task module: named function exports (use `typeof import('./tasks.js')`). */
+/**
+ * The shape of a task module: named function exports.
+ * @example const pool = new Pool<typeof import('./tasks.js')>({ module: new URL('./tasks.js', import.meta.url) });
+ */
 export type TaskModule = { [name: string]: unknown };
 
 /** Names of the function exports of a task module. */
@@ -61,9 +67,16 @@ export type TaskResult<T extends TaskModule, K extends keyof T> = T[K] extends (
  * only when it is a terminal: count, rate and ETA, or count and rate when the total is unknown);
  * a function is called with `(done, total)` once at the start and after every completed task,
  * whether or not stderr is a terminal (`total` is undefined for generators).
+ * @example await pool.map('parse', files, { progress: 'files' })
+ * @example await pool.map('parse', files, { progress: (done, total) => report(done / total) })
+ * @default false
  */
 export type ProgressOption = boolean | string | ((done: number, total: number | undefined) => void);
 
+/**
+ * Options of `new Pool()`.
+ * @example new Pool({ module: new URL('./tasks.js', import.meta.url), workers: 4, idleTimeout: 30_000 })
+ */
 export interface PoolOptions {
   /**
    * The task module: a path (absolute, or relative to the working directory) or a URL (`file:`,
@@ -94,6 +107,10 @@ export interface PoolOptions {
   autoShare?: number | string;
 }
 
+/**
+ * Options of `pool.run()` (and of every task of a map/imap).
+ * @example await pool.run('fit', data, { timeout: 60_000, signal: AbortSignal.timeout(120_000) })
+ */
 export interface RunOptions {
   /** Aborting rejects with SHMFRAME_ERR_ABORTED and cancels the task (see `TaskContext.signal`). */
   signal?: AbortSignal;
@@ -106,6 +123,10 @@ export interface RunOptions {
   timeout?: number;
 }
 
+/**
+ * Options of `pool.map()` and `pool.imapUnordered()`.
+ * @example await pool.map('square', numbers, { chunkSize: 256, progress: true })
+ */
 export interface MapOptions extends RunOptions {
   /** Progress display or callback, see {@link ProgressOption}. @default false */
   progress?: ProgressOption;
@@ -123,12 +144,19 @@ export interface MapOptions extends RunOptions {
   window?: number;
 }
 
+/**
+ * Options of `pool.imap()`.
+ * @example for await (const r of pool.imap('load', paths, { ordered: false, window: 8 })) ...
+ */
 export interface ImapOptions extends MapOptions {
   /** Yield results in input order (`false`: as they complete). @default true */
   ordered?: boolean;
 }
 
-/** One worker slot in {@link PoolStats}. Times in milliseconds. */
+/**
+ * One worker slot in {@link PoolStats}. Times in milliseconds.
+ * @example pool.stats().workers.map((w) => `${w.id}: ${w.tasks} tasks, ${(w.busyTime / 1000).toFixed(1)} s busy`)
+ */
 export interface WorkerStats {
   /** The slot, as in `ctx.workerId`. */
   id: number;
@@ -145,7 +173,10 @@ export interface WorkerStats {
   restarts: number;
 }
 
-/** What {@link Pool.stats} reports. */
+/**
+ * What `pool.stats()` reports.
+ * @example console.log(`${pool.stats().tasksPerSecond.toFixed(0)} tasks/s`)
+ */
 export interface PoolStats {
   workers: WorkerStats[];
   /** Tasks completed successfully. */

@@ -200,6 +200,32 @@ test('abort mid-imap: SHMFRAME_ERR_ABORTED, tasks in flight stopped, results rel
   });
 });
 
+test('an aborted task that has not started never runs, queued in the pool or in a worker', async () => {
+  await withHeap(async (heap) => {
+    await withPool(
+      heap,
+      async (pool) => {
+        await pool.run('add', { a: 1, b: 1 }); // the worker is up
+        const counter = SharedArray.zeros([1], 'i4', { heap });
+        const c = new AbortController();
+        const busy = pool.run('later', { value: 'done', ms: 50 });
+        const inWorker = pool.run('bump', { counter }, { signal: c.signal }); // posted with it
+        const inQueue = pool.run('bump', { counter }, { signal: c.signal });
+        await new Promise((resolve) => setImmediate(resolve)); // let the batch go out
+        assert.ok(pool.stats().running >= 1);
+        c.abort();
+        await assert.rejects(inWorker, { code: 'SHMFRAME_ERR_ABORTED' });
+        await assert.rejects(inQueue, { code: 'SHMFRAME_ERR_ABORTED' });
+        assert.equal(await busy, 'done');
+        assert.equal(await pool.run('bump', { counter }), 1, 'neither aborted task ran');
+        assert.equal(pool.stats().workers[0].restarts, 0, 'skipping costs no worker');
+        counter.close();
+      },
+      { workers: 1 },
+    );
+  });
+});
+
 test('breaking out of imap cancels what is in flight and closes the input', async () => {
   await withHeap(async (heap) => {
     await withPool(heap, async (pool) => {

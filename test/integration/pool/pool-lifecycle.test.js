@@ -86,14 +86,14 @@ test('idleTimeout stops idle workers; work brings them back', async () => {
 });
 
 /** Runs a module script in a child process that must exit by itself. */
-function runChild(body) {
+function runChild(body, flags = []) {
   const source = `
     import { Pool, SharedArray } from 'shmframe';
     const module = ${JSON.stringify(kTasks.href)};
     ${body}
     console.log('done');
   `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', source], {
+  const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', source], {
     cwd: kRoot,
     encoding: 'utf8',
     timeout: 30000,
@@ -130,6 +130,15 @@ test('nothing keeps the process alive: after close, after destroy, and for an id
   runChild(`
     const pool = new Pool({ module, workers: 2 });
   `);
+  // Node options the workers cannot take explicitly (V8 flags) next to --input-type
+  runChild(
+    `
+    const pool = new Pool({ module, workers: 1 });
+    if (await pool.run('add', { a: 1, b: 2 }) !== 3) process.exit(1);
+    await pool.close();
+  `,
+    ['--expose-gc', '--max-old-space-size=512'],
+  );
 });
 
 test('progress: true prints nothing when stderr is not a terminal; the callback always fires', async () => {

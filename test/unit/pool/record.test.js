@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SharedArray } from 'shmframe';
+import { ResultRecord } from '../../../dist/pool/record.js';
+import { encode, decode } from '../../../dist/pool/marshal.js';
+import { withHeap } from '../../helpers/heap.js';
+
+test('handles noted in transit are released if they never arrived, and left alone if they did', async () => {
+  await withHeap(async (heap) => {
+    const record = new ResultRecord();
+    const a = SharedArray.zeros([8], 'f8', { heap });
+    // a worker made the handles of its result, then died before posting them
+    const lost = encode({ a }, null);
+    record.begin(lost.handles);
+    a.close(); // the worker's own reference (moved)
+    assert.equal(heap.stats().handles, 1);
+    const other = new ResultRecord(record.buffer); // the pool's view of the same words
+    assert.equal(other.releaseOutstanding(), 1);
+    assert.equal(heap.stats().handles, 0);
+    assert.equal(heap.stats().objects, 0, 'the handle held the last reference');
+    // posted and attached: nothing to release
+    const b = SharedArray.zeros([8], 'f8', { heap });
+    const sent = encode([b], null);
+    record.begin(sent.handles);
+    b.close();
+    const attached = [];
+    const [value, handles] = structuredClone([sent.value, sent.handles]);
+    decode(value, handles, null, attached);
+    assert.equal(record.releaseOutstanding(), 0);
+    for (const o of attached) o.close();
+    // end() clears the record
+    const c = SharedArray.zeros([8], 'f8', { heap });
+    const h = encode(c, null);
+    record.begin(h.handles);
+    record.end();
+    assert.equal(record.releaseOutstanding(), 0);
+    decode(h.value, h.handles, null, []).close();
+    c.close();
+  });
+});
