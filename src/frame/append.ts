@@ -5,13 +5,31 @@
  * publishes them in reservation order: it waits until `length` equals its first row, then stores
  * its end. So any number of threads may append at once; rows never interleave and `length` only
  * counts rows whose writes are complete. Nothing in steps 4-5 can throw, so a reservation is
- * always published. A frame never grows: past its capacity (rows, string bytes or dictionary
+ * always published, unless its thread is terminated in between: then the next appender, once
+ * the heap has released the dead thread, publishes those rows as nulls (recoverDeadRows), and a
+ * lock left held by a dead thread is taken over (lockAppend). A frame never grows: past its capacity (rows, string bytes or dictionary
  * labels) an append throws SHMFRAME_ERR_HEAP_FULL and changes no row.
  */
 import { HeapFullError, InvalidArgumentError, ShapeError, describe } from '../errors.js';
 import type { TypedArray } from '../array/dtype.js';
-import { C_BYTES_CAP, C_BYTES_USED, F_LENGTH, F_LOCK, F_RESERVED } from './layout.js';
-import { lockWord, unlockWord } from './mutex.js';
+import { threadId } from 'node:worker_threads';
+import {
+  C_BYTES_CAP,
+  C_BYTES_PREV,
+  C_BYTES_USED,
+  F_LENGTH,
+  F_LOCK,
+  F_LOCK_WAITERS,
+  F_RESERVATIONS,
+  F_RESERVED,
+  R_END,
+  R_OWNER,
+  R_START,
+  R_STATE,
+  kReserveSlots,
+  kReserveWords,
+} from './layout.js';
+import { kOwnerCheckMs, lockOwned, unlockOwned } from '../heap/owned-mutex.js';
 import type { Dictionary } from './dictionary.js';
 import { writeValidity, type FrameStore } from './store.js';
 import { recordsToColumns } from './build.js';
@@ -43,56 +61,133 @@ function resolveCodes(s: Staged): void {
   s.codes = codes;
 }
 
+/** A free reservation slot (word index), or -1 when all are taken. Called under F_LOCK. */
+function claimSlot(h: Int32Array): number {
+  for (let k = 0; k < kReserveSlots; k++) {
+    const at = F_RESERVATIONS + k * kReserveWords;
+    if (h[at + R_OWNER] === 0) return at;
+  }
+  return -1;
+}
+
+/**
+ * Takes the append lock. If its owner died holding it, the reservation it was making either
+ * took effect (F_RESERVED moved past it: it stays, to be published as nulls) or did not: then
+ * the utf8 byte counters it may have advanced are restored and its slot is freed.
+ */
+function lockAppend(store: FrameStore): void {
+  const h = store.header;
+  if (!lockOwned(h, F_LOCK, F_LOCK_WAITERS, store.threadGone)) return;
+  const reserved = h[F_RESERVED] as number;
+  for (let k = 0; k < kReserveSlots; k++) {
+    const at = F_RESERVATIONS + k * kReserveWords;
+    const owner = h[at + R_OWNER] as number;
+    if (owner === 0 || h[at + R_START] !== reserved || !store.threadGone(owner - 1)) continue;
+    if (h[at + R_STATE] === 1) {
+      for (let c = 0; c < store.ncols; c++) {
+        const col = store.column(c);
+        if (col.kind === 'utf8') col.words[C_BYTES_USED] = col.words[C_BYTES_PREV] as number;
+      }
+    }
+    h[at + R_OWNER] = 0;
+  }
+}
+
+/** Rows reserved by this thread and not yet published. */
+export interface Reservation {
+  start: number;
+  end: number;
+  /** Word index of its reservation slot. */
+  slot: number;
+  /** Where each column's new utf8 bytes start. */
+  byteStarts: number[];
+  staged: readonly Staged[];
+}
+
 /**
  * Appends `n` staged rows (one Staged per column of the frame, in column order) and returns the
  * first row's position.
  */
 export function appendStaged(store: FrameStore, staged: readonly Staged[], n: number): number {
+  if (n === 0) return Atomics.load(store.header, F_LENGTH);
+  const r = reserveStaged(store, staged, n);
+  finishAppend(store, r);
+  return r.start;
+}
+
+/** Steps 1-3: checks, resolves labels and reserves rows (n > 0); nothing is visible yet. */
+export function reserveStaged(
+  store: FrameStore,
+  staged: readonly Staged[],
+  n: number,
+): Reservation {
   const h = store.header;
-  if (n === 0) return Atomics.load(h, F_LENGTH);
   const cap = store.capacity;
   const early = Atomics.load(h, F_RESERVED);
   if (early + n > cap) throw capacityError(store, early, n);
   for (const s of staged) if (s.labels !== undefined) resolveCodes(s);
-  // Reserve rows and string bytes together, so rows and bytes are in the same order.
+  // Reserve rows and string bytes together, so rows and bytes are in the same order. The
+  // reservation is recorded (owner, rows) so its rows can be recovered if this thread dies
+  // before publishing; F_RESERVED is written last, so a reservation takes effect in one store.
   const byteStarts = new Array<number>(staged.length).fill(0);
-  let start: number;
-  lockWord(h, F_LOCK);
-  try {
-    start = h[F_RESERVED] as number;
-    if (start + n > cap) throw capacityError(store, start, n);
-    for (let k = 0; k < staged.length; k++) {
-      const s = staged[k] as Staged;
-      if (s.bytes === undefined) continue;
-      const w = s.col.words;
-      const used = w[C_BYTES_USED] as number;
-      const bytesCap = w[C_BYTES_CAP] as number;
-      if (used + s.bytes.length > bytesCap) {
-        throw new HeapFullError(
-          `Cannot append ${n} row${n === 1 ? '' : 's'}: utf8 column ${JSON.stringify(s.col.name)} has ` +
-            `${bytesCap - used} of its ${bytesCap} string bytes left and the new strings need ${s.bytes.length}. ` +
-            `Create the frame with a larger \`stringBytes\` option.`,
-          {
-            details: { column: s.col.name, requested: s.bytes.length, used, capacity: bytesCap },
-          },
-        );
+  let start = 0;
+  let slot = -1;
+  while (slot < 0) {
+    lockAppend(store);
+    try {
+      start = h[F_RESERVED] as number;
+      if (start + n > cap) throw capacityError(store, start, n);
+      for (let k = 0; k < staged.length; k++) {
+        const s = staged[k] as Staged;
+        if (s.bytes === undefined) continue;
+        const w = s.col.words;
+        const used = w[C_BYTES_USED] as number;
+        const bytesCap = w[C_BYTES_CAP] as number;
+        if (used + s.bytes.length > bytesCap) {
+          throw new HeapFullError(
+            `Cannot append ${n} row${n === 1 ? '' : 's'}: utf8 column ${JSON.stringify(s.col.name)} has ` +
+              `${bytesCap - used} of its ${bytesCap} string bytes left and the new strings need ${s.bytes.length}. ` +
+              `Create the frame with a larger \`stringBytes\` option.`,
+            {
+              details: { column: s.col.name, requested: s.bytes.length, used, capacity: bytesCap },
+            },
+          );
+        }
+        byteStarts[k] = used;
       }
-      byteStarts[k] = used;
+      slot = claimSlot(h);
+      if (slot >= 0) {
+        h[slot + R_START] = start;
+        h[slot + R_END] = start + n;
+        h[slot + R_STATE] = 0;
+        h[slot + R_OWNER] = threadId + 1;
+        for (const s of staged) {
+          if (s.bytes !== undefined)
+            s.col.words[C_BYTES_PREV] = s.col.words[C_BYTES_USED] as number;
+        }
+        h[slot + R_STATE] = 1;
+        for (let k = 0; k < staged.length; k++) {
+          const s = staged[k] as Staged;
+          if (s.bytes !== undefined)
+            s.col.words[C_BYTES_USED] = (byteStarts[k] as number) + s.bytes.length;
+        }
+        h[F_RESERVED] = start + n;
+      }
+    } finally {
+      unlockOwned(h, F_LOCK, F_LOCK_WAITERS);
     }
-    for (let k = 0; k < staged.length; k++) {
-      const s = staged[k] as Staged;
-      if (s.bytes !== undefined)
-        s.col.words[C_BYTES_USED] = (byteStarts[k] as number) + s.bytes.length;
-    }
-    h[F_RESERVED] = start + n;
-  } finally {
-    unlockWord(h, F_LOCK);
+    // Every slot holds an append in flight: wait for one to publish, then try again.
+    if (slot < 0) Atomics.wait(h, F_LENGTH, Atomics.load(h, F_LENGTH), kOwnerCheckMs);
   }
-  // From here on nothing throws: the reservation is always published.
-  for (let k = 0; k < staged.length; k++)
-    writeStaged(staged[k] as Staged, start, n, byteStarts[k] as number);
-  publish(h, start, start + n);
-  return start;
+  return { start, end: start + n, slot, byteStarts, staged };
+}
+
+/** Steps 4-5: writes the reserved rows and publishes them. Nothing here throws. */
+export function finishAppend(store: FrameStore, r: Reservation): void {
+  const n = r.end - r.start;
+  for (let k = 0; k < r.staged.length; k++)
+    writeStaged(r.staged[k] as Staged, r.start, n, r.byteStarts[k] as number);
+  publish(store, r.start, r.end, r.slot, r.byteStarts, r.staged);
 }
 
 function writeStaged(s: Staged, start: number, n: number, byteStart: number): void {
@@ -111,15 +206,85 @@ function writeStaged(s: Staged, start: number, n: number, byteStart: number): vo
   writeValidity(c, start, n, s.valid);
 }
 
-/** Publishes rows [start, end) once every earlier reservation is published. */
-export function publish(h: Int32Array, start: number, end: number): void {
+/**
+ * Publishes rows [start, end) once every earlier reservation is published. While it waits it
+ * checks, every {@link kOwnerCheckMs} ms, whether all the reservations before it belong to
+ * threads that died (released by their heap): then it publishes those rows as nulls itself.
+ */
+function publish(
+  store: FrameStore,
+  start: number,
+  end: number,
+  slot: number,
+  byteStarts: readonly number[],
+  staged: readonly Staged[],
+): void {
+  const h = store.header;
   for (;;) {
     const cur = Atomics.load(h, F_LENGTH);
     if (cur === start) break;
-    Atomics.wait(h, F_LENGTH, cur);
+    if (Atomics.wait(h, F_LENGTH, cur, kOwnerCheckMs) === 'timed-out') {
+      recoverDeadRows(store, cur, start, byteStarts, staged);
+    }
   }
   Atomics.store(h, F_LENGTH, end);
+  h[slot + R_OWNER] = 0;
   Atomics.notify(h, F_LENGTH);
+}
+
+/**
+ * If rows [from, to) are reserved only by dead threads, makes them null rows and publishes
+ * them. utf8 offsets stay consistent: the dead rows are empty except the last, which spans up
+ * to where this appender's bytes start (its value is null, so those bytes are never read).
+ */
+function recoverDeadRows(
+  store: FrameStore,
+  from: number,
+  to: number,
+  byteStarts: readonly number[],
+  staged: readonly Staged[],
+): void {
+  const h = store.header;
+  lockAppend(store);
+  try {
+    if (Atomics.load(h, F_LENGTH) !== from) return;
+    const dead: number[] = [];
+    for (let covered = from; covered < to;) {
+      let next = -1;
+      for (let k = 0; k < kReserveSlots && next < 0; k++) {
+        const at = F_RESERVATIONS + k * kReserveWords;
+        if (h[at + R_OWNER] !== 0 && h[at + R_START] === covered) next = at;
+      }
+      if (next < 0 || !store.threadGone((h[next + R_OWNER] as number) - 1)) return;
+      dead.push(next);
+      covered = h[next + R_END] as number;
+      if (covered > to) return;
+    }
+    const n = to - from;
+    const nulls = new Uint8Array(n);
+    staged.forEach((s, k) => {
+      const c = s.col;
+      if (c.kind === 'utf8') {
+        const offsets = c.data as Int32Array;
+        offsets.fill(offsets[from] as number, from + 1, to);
+        offsets[to] = byteStarts[k] as number;
+      } else if (c.kind === 'category') {
+        (c.data as Int32Array).fill(-1, from, to);
+      } else if (c.dt.kind === 'S') {
+        (c.data as Uint8Array).fill(0, from * c.dt.itemsize, to * c.dt.itemsize);
+      } else if (c.dt.bigint) {
+        (c.data as BigInt64Array).fill(0n, from, to);
+      } else {
+        (c.data as Float64Array).fill(0, from, to);
+      }
+      writeValidity(c, from, n, nulls);
+    });
+    for (const at of dead) h[at + R_OWNER] = 0;
+    Atomics.store(h, F_LENGTH, to);
+    Atomics.notify(h, F_LENGTH);
+  } finally {
+    unlockOwned(h, F_LOCK, F_LOCK_WAITERS);
+  }
 }
 
 const isArrayLike = (v: unknown): boolean =>
@@ -130,6 +295,12 @@ const isArrayLike = (v: unknown): boolean =>
  * columns (`{ column: array }`). Missing columns are null. Returns the first new row's position.
  */
 export function appendInput(store: FrameStore, input: unknown): number {
+  const { staged, n } = stageInput(store, input);
+  return appendStaged(store, staged, n);
+}
+
+/** Checks and stages what `append()` was given, one Staged per column of the frame. */
+export function stageInput(store: FrameStore, input: unknown): { staged: Staged[]; n: number } {
   let entries: Array<[string, unknown]>;
   let n: number;
   let asColumns = true;
@@ -167,5 +338,5 @@ export function appendInput(store: FrameStore, input: unknown): number {
       : (): string => `column ${JSON.stringify(c.name)}`;
     staged.push(stage(c, src, n, where));
   }
-  return appendStaged(store, staged, n);
+  return { staged, n };
 }

@@ -122,9 +122,14 @@ export class CategoryColumn extends ColumnBase {
   }
 
   /** The labels, in code order (a snapshot: other threads may add more). */
-  get categories(): string[] {
+  get dictionary(): string[] {
     this.space.rows();
     return (this.c.dict as Dictionary).labels();
+  }
+
+  /** The same as {@link dictionary} (pandas' name: `Series.cat.categories`). */
+  get categories(): string[] {
+    return this.dictionary;
   }
 }
 

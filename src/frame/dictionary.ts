@@ -4,8 +4,15 @@
  * (decoded labels and a label -> code map) that catches up with the shared count on a miss.
  */
 import { HeapFullError, InvalidArgumentError, describe } from '../errors.js';
-import { C_BYTES_CAP, C_BYTES_USED, C_DICT_CAP, C_DICT_COUNT, C_DICT_LOCK } from './layout.js';
-import { lockWord, unlockWord } from './mutex.js';
+import {
+  C_BYTES_CAP,
+  C_BYTES_USED,
+  C_DICT_CAP,
+  C_DICT_COUNT,
+  C_DICT_LOCK,
+  C_DICT_WAITERS,
+} from './layout.js';
+import { lockOwned, unlockOwned } from '../heap/owned-mutex.js';
 import { checkUnicode } from './stage.js';
 
 export class Dictionary {
@@ -15,8 +22,16 @@ export class Dictionary {
   readonly #column: string;
   readonly #labels: string[] = [];
   readonly #codes = new Map<string, number>();
+  readonly #gone: (tid: number) => boolean;
 
-  constructor(words: Int32Array, offsets: Int32Array, bytes: Buffer, column: string) {
+  constructor(
+    words: Int32Array,
+    offsets: Int32Array,
+    bytes: Buffer,
+    column: string,
+    gone: (tid: number) => boolean = () => false,
+  ) {
+    this.#gone = gone;
     this.#words = words;
     this.#offsets = offsets;
     this.#bytes = bytes;
@@ -83,7 +98,12 @@ export class Dictionary {
     const known = this.find(label);
     if (known >= 0) return known;
     const words = this.#words;
-    lockWord(words, C_DICT_LOCK);
+    if (lockOwned(words, C_DICT_LOCK, C_DICT_WAITERS, this.#gone)) {
+      // Taken over from a thread that died holding it: the published count is the truth, and a
+      // label it was adding (bytes, offset, byte counter) is dropped.
+      const count = Atomics.load(words, C_DICT_COUNT);
+      words[C_BYTES_USED] = this.#offsets[count] as number;
+    }
     try {
       this.#sync();
       const again = this.#codes.get(label);
@@ -109,7 +129,7 @@ export class Dictionary {
       this.#codes.set(label, count);
       return count;
     } finally {
-      unlockWord(words, C_DICT_LOCK);
+      unlockOwned(words, C_DICT_LOCK, C_DICT_WAITERS);
     }
   }
 

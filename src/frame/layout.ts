@@ -3,7 +3,8 @@
  * every region is 64-byte aligned (Arrow's recommendation, and enough for any TypedArray).
  *
  *   0      header: 16 int32 words (magic, version, columns, capacity, length, ...)
- *   64     column table: 128 bytes per column (16 int32 words, then 8 float64 offsets)
+ *   64     append reservations: 64 slots of 4 int32 words (owner, first row, end, state)
+ *   1088   column table: 128 bytes per column (16 int32 words, 4 float64 offsets, 8 int32 words)
  *   ...    column names (UTF-8)
  *   ...    fixed-width columns, grouped by dtype: the columns of one dtype are adjacent, each
  *          `stride` elements long, so any evenly spaced run of them is a column-major 2-D array
@@ -31,13 +32,29 @@ export const F_CAPACITY = 3;
 export const F_LENGTH = 4;
 /** Reserved rows (>= length): the next append starts here. Changed under F_LOCK. */
 export const F_RESERVED = 5;
-/** Append lock: 0 free, 1 held, 2 held with waiters. */
+/** Append lock: 0 free, else the owner's thread id + 1 (see heap/owned-mutex.ts). */
 export const F_LOCK = 6;
 /** Index column, or -1. */
 export const F_INDEX = 7;
 export const F_NAMES_BYTES = 8;
-
-const kHeaderBytes = 64;
+/** Threads sleeping on F_LOCK. */
+export const F_LOCK_WAITERS = 9;
+/**
+ * In-flight appends: each reservation records its owner, rows and state until it is published,
+ * so that when an appender dies between reserving and publishing, the next appender can tell
+ * and publish those rows as nulls instead of waiting forever (see append.ts).
+ */
+export const F_RESERVATIONS = 16;
+export const kReserveSlots = 64;
+export const kReserveWords = 4;
+/** Owner thread id + 1; 0 = free slot. */
+export const R_OWNER = 0;
+export const R_START = 1;
+export const R_END = 2;
+/** 1 once the utf8 byte counters were snapshotted (their old values are in C_BYTES_PREV). */
+export const R_STATE = 3;
+export const kHeaderWords = F_RESERVATIONS + kReserveSlots * kReserveWords;
+const kHeaderBytes = kHeaderWords * 4;
 const kColumnBytes = 128;
 
 // Column record int32 words.
@@ -61,9 +78,15 @@ export const C_BYTES_USED = 11;
 export const C_DICT_CAP = 12;
 /** Dictionary entries published (Atomics). */
 export const C_DICT_COUNT = 13;
+/** Dictionary lock: 0 free, else the owner's thread id + 1. */
 export const C_DICT_LOCK = 14;
 /** Bumped by every in-place write through the frame API, so per-thread `loc` tables notice. */
 export const C_EDITS = 15;
+// (int32 words 16-23 hold the float64 offsets below)
+/** utf8: C_BYTES_USED before the reservation in progress (restored if it never took effect). */
+export const C_BYTES_PREV = 24;
+/** category: threads sleeping on C_DICT_LOCK. */
+export const C_DICT_WAITERS = 25;
 // Column record float64 slots (after the 16 int32 words).
 const D_DATA = 8;
 const D_VALIDITY = 9;
@@ -241,7 +264,7 @@ export function writeLayout(buffer: SharedArrayBuffer, base: number, layout: Fra
 
 /** The int32 words of column `c`'s record (for Atomics on its counters and locks). */
 export function columnWords(buffer: SharedArrayBuffer, base: number, c: number): Int32Array {
-  return new Int32Array(buffer, base + kHeaderBytes + kColumnBytes * c, 16);
+  return new Int32Array(buffer, base + kHeaderBytes + kColumnBytes * c, kColumnBytes / 4);
 }
 
 function corrupt(why: string): never {

@@ -70,6 +70,7 @@ export class SharedFrame {
   private constructor(ref: BlockRef, store: FrameStore, view: FrameView = { start: 0 }) {
     this.#ref = ref;
     this.#store = store;
+    store.threadGone = (tid) => ref.core.isThreadGone(tid);
     this.#view = view;
     this.#cols = view.columns ?? store.layout.columns.map((_, i) => i);
     this.#space = { store, start: view.start, rows: () => this.length };

@@ -13,6 +13,7 @@ import {
   C_EDITS,
   F_LENGTH,
   columnWords,
+  kHeaderWords,
   readLayout,
   type ColumnLayout,
   type FrameLayout,
@@ -57,6 +58,11 @@ export class FrameStore {
   readonly byName: ReadonlyMap<string, number>;
   /** Per-thread label -> row map for `loc` (see index-map.ts). */
   indexCache: unknown;
+  /**
+   * Whether thread `tid` is provably dead (set by SharedFrame from its heap): lets appenders
+   * take over locks and reservations a dead thread left. Never true without a heap to ask.
+   */
+  threadGone: (tid: number) => boolean = () => false;
   /** Column views, made on first use (a frame may have thousands of columns). */
   readonly #cols: Array<Col | undefined>;
 
@@ -64,7 +70,7 @@ export class FrameStore {
     this.buffer = buffer;
     this.base = base;
     this.layout = layout;
-    this.header = new Int32Array(buffer, base, 16);
+    this.header = new Int32Array(buffer, base, kHeaderWords);
     this.#cols = new Array<Col | undefined>(layout.columns.length);
     this.byName = new Map(layout.columns.map((c, i) => [c.name, i]));
   }
@@ -78,7 +84,15 @@ export class FrameStore {
     let c = this.#cols[i];
     if (c === undefined) {
       const l = this.layout.columns[i] as ColumnLayout;
-      c = makeCol(this.buffer, this.base, this.layout.capacity, l, i, i === this.layout.index);
+      c = makeCol(
+        this.buffer,
+        this.base,
+        this.layout.capacity,
+        l,
+        i,
+        i === this.layout.index,
+        (tid) => this.threadGone(tid),
+      );
       this.#cols[i] = c;
     }
     return c;
@@ -120,6 +134,7 @@ function makeCol(
   l: ColumnLayout,
   index: number,
   isIndex: boolean,
+  gone: (tid: number) => boolean,
 ): Col {
   const dt = l.type.dt;
   const validBytes = r64(Math.ceil(capacity / 8));
@@ -144,6 +159,7 @@ function makeCol(
       new Int32Array(buffer, base + l.dictOffsets, l.dictCap + 1),
       Buffer.from(buffer, base + l.bytes, l.bytesCap),
       l.name,
+      gone,
     );
   }
   return {

@@ -24,6 +24,7 @@ import {
   H_SIZE_LO,
   H_TABLES,
   H_THREAD_CAP,
+  H_THREAD_OVERFLOW,
   H_TICKET_CAP,
   H_VERSION,
   T_LEDGER,
@@ -451,6 +452,25 @@ export class HeapCore {
       if (w.get(base + B_MAGIC) === kAllocMagic && w.load(base + B_REFS) === 0) this.#destroy(unit);
     }
     return { references, repaired };
+  }
+
+  /**
+   * True only when thread `tid` is provably gone: it is not this thread, and it has no entry in
+   * the thread table (every thread that holds a reference in this heap has one until
+   * `releaseThread`). False whenever that cannot be proven, e.g. once the table overflowed.
+   * Lets shared structures take over locks and reservations a dead thread left behind.
+   */
+  isThreadGone(tid: number): boolean {
+    if (tid === threadId || tid < 0) return false;
+    const w = this.w;
+    if (w.load(H_THREAD_OVERFLOW) !== 0) return false;
+    const start = threadTableStart(w);
+    const cap = w.get(H_THREAD_CAP);
+    for (let i = 0; i < cap; i++) {
+      const at = start + i * kThreadWords;
+      if (w.load(at + T_STATE) !== kThreadFree && w.load(at + T_THREAD) === tid) return false;
+    }
+    return true;
   }
 
   /** Reference count of a block (diagnostics and tests). */

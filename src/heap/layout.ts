@@ -57,6 +57,8 @@ export const H_INTERNAL_OBJECTS = 23;
  * bookkeeping). Memory in [H_HIGH_WATER, H_TOP_WATER) was never written and is still zero.
  */
 export const H_TOP_WATER = 24;
+/** Set once a thread could not get a thread-table entry: from then on death cannot be proven. */
+export const H_THREAD_OVERFLOW = 25;
 
 /** Second-level bitmaps: one word per first level. */
 export const kFirstLevels = 32;

@@ -18,6 +18,7 @@ import {
   B_REFS,
   H_TABLES,
   H_THREAD_CAP,
+  H_THREAD_OVERFLOW,
   H_TICKET_CAP,
   T_LEDGER,
   T_LEDGER_NEXT,
@@ -180,6 +181,7 @@ export class Ledger {
       }
     }
     this.#disabled = true;
+    w.store(H_THREAD_OVERFLOW, 1);
     process.emitWarning(
       `shmframe: the heap's thread table (${cap} threads) is full; references held by thread ` +
         `${this.#threadId} will not be released automatically if it dies. Release finished ` +

@@ -1,0 +1,50 @@
+/**
+ * A mutex on one word of shared memory that records its owner (thread id + 1), with a second
+ * word counting sleepers so that unlock notifies only when someone waits. Unlike an anonymous
+ * futex lock, a thread that dies holding it can be recognised: a waiter that times out asks
+ * `gone(owner)` (normally `HeapCore.isThreadGone`, true once the heap has released that thread)
+ * and takes the lock over. The caller then repairs what the lock guards, which is why
+ * {@link lockOwned} reports a takeover.
+ */
+import { threadId } from 'node:worker_threads';
+
+/** How long a waiter sleeps before it checks whether the owner died, in ms. */
+export const kOwnerCheckMs = 100;
+
+/**
+ * Takes the lock at `words[lock]`. Returns true when it was taken over from a dead owner (the
+ * guarded state may be half-updated), false for a normal acquisition.
+ */
+export function lockOwned(
+  words: Int32Array,
+  lock: number,
+  waiters: number,
+  gone: (tid: number) => boolean,
+): boolean {
+  const me = threadId + 1;
+  if (Atomics.compareExchange(words, lock, 0, me) === 0) return false;
+  for (let spin = 0; spin < 64; spin++) {
+    if (Atomics.load(words, lock) === 0 && Atomics.compareExchange(words, lock, 0, me) === 0)
+      return false;
+  }
+  Atomics.add(words, waiters, 1);
+  try {
+    for (;;) {
+      const owner = Atomics.load(words, lock);
+      if (owner === 0) {
+        if (Atomics.compareExchange(words, lock, 0, me) === 0) return false;
+        continue;
+      }
+      if (Atomics.wait(words, lock, owner, kOwnerCheckMs) === 'timed-out' && gone(owner - 1)) {
+        if (Atomics.compareExchange(words, lock, owner, me) === owner) return true;
+      }
+    }
+  } finally {
+    Atomics.sub(words, waiters, 1);
+  }
+}
+
+export function unlockOwned(words: Int32Array, lock: number, waiters: number): void {
+  Atomics.store(words, lock, 0);
+  if (Atomics.load(words, waiters) > 0) Atomics.notify(words, lock, 1);
+}
