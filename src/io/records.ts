@@ -101,23 +101,16 @@ export function fillRecords(
     const off = p.offset;
     if (p.encode === 'raw') {
       const data = c.data;
-      const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      let s = r0 * size;
-      let d = off;
-      if (size === 4) {
-        for (let i = 0; i < n; i++, s += 4, d += itemsize) {
-          buf[d] = src[s] as number;
-          buf[d + 1] = src[s + 1] as number;
-          buf[d + 2] = src[s + 2] as number;
-          buf[d + 3] = src[s + 3] as number;
-        }
-      } else if (size === 8) {
-        for (let i = 0; i < n; i++, s += 8, d += itemsize)
-          for (let k = 0; k < 8; k++) buf[d + k] = src[s + k] as number;
-      } else {
-        for (let i = 0; i < n; i++, s += size, d += itemsize)
-          for (let k = 0; k < size; k++) buf[d + k] = src[s + k] as number;
-      }
+      copyStrided(
+        new DataView(data.buffer, data.byteOffset, data.byteLength),
+        r0 * size,
+        size,
+        new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+        off,
+        itemsize,
+        size,
+        n,
+      );
       const kind = c.kind === 'fixed' ? c.dt.kind : '';
       if ((kind === 'f' || kind === 'M') && !allValid(c, r0, n)) {
         const nan = new Uint8Array(size);
@@ -149,6 +142,49 @@ export function fillRecords(
   }
 }
 
+/**
+ * Copies `n` elements of `size` bytes from `src` (element i at `s0 + i * sStride`) to `dst`
+ * (element i at `d0 + i * dStride`). Records are packed, so fields are not aligned: DataView
+ * moves of 4 and 2 bytes (inlined by V8, and integer moves never touch a NaN's payload) run about
+ * 3x faster than byte loops (measured on seed 004's 26-byte records).
+ */
+export function copyStrided(
+  src: DataView,
+  s0: number,
+  sStride: number,
+  dst: DataView,
+  d0: number,
+  dStride: number,
+  size: number,
+  n: number,
+): void {
+  let s = s0;
+  let d = d0;
+  if (size === 4) {
+    for (let i = 0; i < n; i++, s += sStride, d += dStride)
+      dst.setUint32(d, src.getUint32(s, true), true);
+  } else if (size === 8) {
+    for (let i = 0; i < n; i++, s += sStride, d += dStride) {
+      dst.setUint32(d, src.getUint32(s, true), true);
+      dst.setUint32(d + 4, src.getUint32(s + 4, true), true);
+    }
+  } else if (size === 1) {
+    for (let i = 0; i < n; i++, s += sStride, d += dStride) dst.setUint8(d, src.getUint8(s));
+  } else if (size === 2) {
+    for (let i = 0; i < n; i++, s += sStride, d += dStride)
+      dst.setUint16(d, src.getUint16(s, true), true);
+  } else {
+    const words = size >>> 2;
+    const tail = size & 3;
+    for (let i = 0; i < n; i++, s += sStride, d += dStride) {
+      let k = 0;
+      for (let w = 0; w < words; w++, k += 4)
+        dst.setUint32(d + k, src.getUint32(s + k, true), true);
+      for (let t = 0; t < tail; t++, k++) dst.setUint8(d + k, src.getUint8(s + k));
+    }
+  }
+}
+
 /** Copies field bytes of `n` records out of `buf` into a fixed column at block row `r0`. */
 export function scatterField(
   buf: Uint8Array,
@@ -159,17 +195,14 @@ export function scatterField(
   dst: Uint8Array,
   r0: number,
 ): void {
-  let s = offset;
-  let d = r0 * size;
-  if (size === 4) {
-    for (let i = 0; i < n; i++, s += itemsize, d += 4) {
-      dst[d] = buf[s] as number;
-      dst[d + 1] = buf[s + 1] as number;
-      dst[d + 2] = buf[s + 2] as number;
-      dst[d + 3] = buf[s + 3] as number;
-    }
-  } else {
-    for (let i = 0; i < n; i++, s += itemsize, d += size)
-      for (let k = 0; k < size; k++) dst[d + k] = buf[s + k] as number;
-  }
+  copyStrided(
+    new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+    offset,
+    itemsize,
+    new DataView(dst.buffer, dst.byteOffset, dst.byteLength),
+    r0 * size,
+    size,
+    size,
+    n,
+  );
 }

@@ -36,7 +36,14 @@ import { fieldColumns, readPrelude, type Prelude } from '../text/prelude.js';
 import { chainStates, type RangeScan } from '../text/scan.js';
 import { commitRows, openFrame, setValidRange, moveRowsCompact } from './frame-access.js';
 import { ByteProgress, checkLoadProgress, type LoadProgress } from './progress.js';
-import type { MeasureArgs, MeasureResult, ParseArgs, ParseResult, RangeArgs } from './tasks.js';
+import {
+  scanRangeTask,
+  type MeasureArgs,
+  type MeasureResult,
+  type ParseArgs,
+  type ParseResult,
+  type RangeArgs,
+} from './tasks.js';
 import { createRunner, type Runner } from './runner.js';
 
 export type { BadLine } from '../text/engine.js';
@@ -100,6 +107,8 @@ export interface LoadReport {
 
 /** Inputs smaller than this are parsed on the calling thread unless `workers` is given. */
 const kLocalBytes = 2 << 20;
+/** Inputs up to this size are scanned by the calling thread while the workers start. */
+const kScanHereBytes = 256 << 20;
 
 interface Part {
   file: number;
@@ -280,11 +289,13 @@ export async function readDelimited(
       index: i,
       control,
     });
-    // 3. Scan.
-    const scans = await runner.map<RangeArgs, RangeScan & { size: number }>(
-      'scan',
-      parts.map((part, i) => base(part, i, 0)),
-    );
+    // 3. Scan. Workers take tens to hundreds of milliseconds to start; scanning is fast (a byte
+    // loop, ~1 GB/s), so for moderate inputs this thread scans while they boot.
+    const scanArgs = parts.map((part, i) => base(part, i, 0));
+    const scans =
+      workers > 0 && totalBytes <= kScanHereBytes
+        ? scanArgs.map((a) => scanRangeTask(a))
+        : await runner.map<RangeArgs, RangeScan & { size: number }>('scan', scanArgs);
     if (o.signal?.aborted) throw aborted(o.signal);
     planParts(parts, scans, preludes, files);
     // 4. Measure.

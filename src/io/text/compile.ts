@@ -29,7 +29,7 @@ import {
   kIntMax,
   kIntMin,
 } from './fields.js';
-import { slowF64, toF32 } from './float.js';
+import { f64FromParts, toF32 } from './float.js';
 
 /** Parser state the generated code reads and updates. */
 export interface FastState {
@@ -105,12 +105,25 @@ export function compileFastPath(spec: FastSpec, state: FastState, hooks: FastHoo
         if (p === ds || p - ds > 15) break rec;
         C${f}[row] = BigInt(neg ? -v : v); pos = p; }`);
     } else if (k === K_F8 || k === K_F4) {
+      // w: the first 15 significant digits (exact); w2/k2: up to 4 more; beyond, only whether
+      // a nonzero digit was dropped. Short numbers take one exact IEEE operation; longer ones go
+      // to Eisel-Lemire without scanning the text again (f64FromParts).
       out(`{ const s = pos; let p = pos; c = buf[p]; let neg = false;
         if (c === 45) { neg = true; c = buf[++p]; } else if (c === 43) c = buf[++p];
-        let w = 0, nd = 0, e = 0, d = 0;
-        while ((d = (c - 48) >>> 0) < 10) { w = w * 10 + d; nd++; c = buf[++p]; }
-        if (c === 46) { c = buf[++p]; while ((d = (c - 48) >>> 0) < 10) { w = w * 10 + d; nd++; e--; c = buf[++p]; } }
-        if (nd === 0) {
+        let w = 0, w2 = 0, k2 = 0, nd = 0, digits = 0, e = 0, d = 0, trunc = false;
+        while ((d = (c - 48) >>> 0) < 10) {
+          if (nd < 15) { w = w * 10 + d; if (w !== 0) nd++; }
+          else if (nd < 19) { w2 = w2 * 10 + d; k2++; nd++; }
+          else { if (d !== 0) trunc = true; e++; }
+          digits++; c = buf[++p];
+        }
+        if (c === 46) { c = buf[++p]; while ((d = (c - 48) >>> 0) < 10) {
+          if (nd < 15) { w = w * 10 + d; if (w !== 0) nd++; e--; }
+          else if (nd < 19) { w2 = w2 * 10 + d; k2++; nd++; e--; }
+          else if (d !== 0) trunc = true;
+          digits++; c = buf[++p];
+        } }
+        if (digits === 0) {
           pos = generic(buf, pos, ${f}, row);
           if (pos < 0) break rec;
           c = buf[pos];
@@ -125,7 +138,7 @@ export function compileFastPath(spec: FastSpec, state: FastState, hooks: FastHoo
           }
           let v;
           if (nd <= 15 && e >= -22 && e <= 22) { v = e < 0 ? w / P10[-e] : w * P10[e]; if (neg) v = -v; }
-          else v = slowF64(buf, s, p);
+          else v = fromParts(w, w2, k2, nd, e, trunc, neg, buf, s, p);
           ${
             k === K_F8
               ? `C${f}[row] = v;`
@@ -206,7 +219,7 @@ export function compileFastPath(spec: FastSpec, state: FastState, hooks: FastHoo
     'P10',
     'SF',
     'SU',
-    'slowF64',
+    'fromParts',
     'toF32',
   ];
   const sf = new Float64Array(1);
@@ -219,7 +232,7 @@ export function compileFastPath(spec: FastSpec, state: FastState, hooks: FastHoo
     kPow10,
     sf,
     new Uint32Array(sf.buffer),
-    slowF64,
+    f64FromParts,
     toF32,
   ];
   spec.fields.forEach((field, f) => {

@@ -74,12 +74,10 @@ function powers(): Uint32Array {
 }
 
 // 64x64 -> 128-bit multiply on uint32 halves, in doubles (exact: every partial sum < 2^53).
-let p3 = 0;
-let p2 = 0;
-let p1 = 0;
-let p0 = 0;
-let mh = 0;
-let ml = 0;
+// Results go to a Float64Array, not to module variables: a module variable holding a double
+// above 2^31 is a heap number, so every write allocated (a profile showed more time in the GC
+// than in the arithmetic).
+const R = new Float64Array(6); // [p3, p2, p1, p0, mh, ml]
 
 function mul32(x: number, y: number): void {
   const xl = x & 0xffff;
@@ -87,32 +85,34 @@ function mul32(x: number, y: number): void {
   const yl = y & 0xffff;
   const yh = y >>> 16;
   const ll = xl * yl;
-  const mid = xl * yh + xh * yl + Math.floor(ll / 65536);
-  ml = ((mid % 65536) * 65536 + (ll % 65536)) >>> 0;
-  mh = xh * yh + Math.floor(mid / 65536);
+  // `& 0xffff` on values below 2^34 keeps their low 16 bits (ToInt32 wraps modulo 2^32); `%` on
+  // doubles is a call to fmod in V8 and dominated this function.
+  const mid = xl * yh + xh * yl + (ll >>> 16);
+  R[5] = (((mid & 0xffff) << 16) | (ll & 0xffff)) >>> 0;
+  R[4] = xh * yh + Math.floor(mid / 65536);
 }
 
 function mul64(a1: number, a0: number, b1: number, b0: number): void {
   mul32(a0, b0);
-  const w0 = ml;
-  let w1 = mh;
+  const w0 = R[5] as number;
+  let w1 = R[4] as number;
   mul32(a0, b1);
-  w1 += ml;
-  let w2 = mh;
+  w1 += R[5] as number;
+  let w2 = R[4] as number;
   mul32(a1, b0);
-  w1 += ml;
-  w2 += mh;
+  w1 += R[5] as number;
+  w2 += R[4] as number;
   mul32(a1, b1);
-  w2 += ml;
-  let w3 = mh;
+  w2 += R[5] as number;
+  let w3 = R[4] as number;
   let c = Math.floor(w1 / 4294967296);
-  p1 = w1 - c * 4294967296;
+  R[2] = w1 - c * 4294967296;
   w2 += c;
   c = Math.floor(w2 / 4294967296);
-  p2 = w2 - c * 4294967296;
+  R[1] = w2 - c * 4294967296;
   w3 += c;
-  p3 = w3;
-  p0 = w0;
+  R[0] = w3;
+  R[3] = w0;
 }
 
 function clz64(hi: number, lo: number): number {
@@ -145,17 +145,17 @@ export function eiselLemire(manHi: number, manLo: number, exp10: number, neg: bo
   let retExp2 = ((217706 * exp10) >> 16) + 64 + 1023 - clz;
   // Multiplication by the high 64 bits of the power.
   mul64(m1, m0, t[at] as number, t[at + 1] as number);
-  let xh1 = p3;
-  let xh0 = p2;
-  let xl1 = p1;
-  let xl0 = p0;
+  let xh1 = R[0] as number;
+  let xh0 = R[1] as number;
+  let xl1 = R[2] as number;
+  let xl0 = R[3] as number;
   // Wider approximation: when the low bits are all ones, add the next 64 bits of the power.
   if ((xh0 & 0x1ff) === 0x1ff && addOverflows(xl1, xl0, m1, m0)) {
     mul64(m1, m0, t[at + 2] as number, t[at + 3] as number);
-    const yh1 = p3;
-    const yh0 = p2;
-    const yl1 = p1;
-    const yl0 = p0;
+    const yh1 = R[0] as number;
+    const yh0 = R[1] as number;
+    const yl1 = R[2] as number;
+    const yl0 = R[3] as number;
     // merged = (xh, xl + yh)
     let lo0 = xl0 + yh0;
     let c = lo0 >= 4294967296 ? 1 : 0;
@@ -184,11 +184,13 @@ export function eiselLemire(manHi: number, manLo: number, exp10: number, neg: bo
   // top = R >> 1 (53 bits, exact) and R's low bit apart.
   const msb = xh1 >>> 31;
   const s = msb + 9;
-  const top = xh1 * 2 ** (31 - s) + Math.floor(xh0 / 2 ** (s + 1));
+  // top = xh >> (s + 1): 22 or 21 bits of xh1 above 31 or 32 bits of xh0 (no Math.pow).
+  const top = msb === 1 ? xh1 * 2097152 + (xh0 >>> 11) : xh1 * 4194304 + (xh0 >>> 10);
   const low = (xh0 >>> s) & 1;
   retExp2 -= 1 ^ msb;
   // Half-way ambiguity: R & 3 === 1 with nothing below.
-  if (xl1 === 0 && xl0 === 0 && (xh0 & 0x1ff) === 0 && top % 2 === 0 && low === 1) return NaN;
+  if (xl1 === 0 && xl0 === 0 && (xh0 & 0x1ff) === 0 && ((xh0 >>> (s + 1)) & 1) === 0 && low === 1)
+    return NaN;
   // From 54 to 53 bits (round half up; exact ties were refused above).
   let retMantissa = top + low;
   if (retMantissa >= 2 ** 53) {
@@ -207,15 +209,81 @@ function addOverflows(a1: number, a0: number, b1: number, b0: number): boolean {
   return hi >= 4294967296;
 }
 
+/** 2^e for e in [-1074, 1023], from a table (Math.pow showed up in profiles). */
+const kPow2 = Float64Array.from({ length: 1023 + 1074 + 1 }, (_, i) => {
+  const e = i - 1074;
+  return e < -1000 ? 2 ** (e + 600) * 2 ** -600 : 2 ** e;
+});
+
 function pow2(e: number): number {
-  // Exact for e in [-1074, 1023]; split so the intermediate never under/overflows.
-  if (e < -1000) return 2 ** (e + 600) * 2 ** -600;
-  return 2 ** e;
+  return kPow2[e + 1074] as number;
 }
 
 // ---------------------------------------------------------------------- scanning
 
-/** Parses the float at `p` (fast path); returns NaN with `floatEnd = -1` when the slow path is needed. */
+/**
+ * The double of a decimal whose digits were accumulated while scanning: `w` holds the first 15
+ * significant digits (exact), `w2` the next `k2` (at most 4), `nd` counts significant digits,
+ * `trunc` says a nonzero digit beyond the 19th was dropped, and the value is
+ * (w * 10^k2 + w2) * 10^e. `buf[start, end)` is the text, for the rare fallback.
+ */
+export function f64FromParts(
+  w: number,
+  w2: number,
+  k2: number,
+  nd: number,
+  e: number,
+  trunc: boolean,
+  neg: boolean,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  if (nd === 0) return neg ? -0 : 0;
+  if (nd <= 15) {
+    if (e >= 0) {
+      if (e <= 22) {
+        const v = w * (kPow10[e] as number);
+        return neg ? -v : v;
+      }
+      // w * 10^(e-22) stays an exact integer below 2^53: still one rounding.
+      if (e <= 22 + 15 - nd) {
+        const v = w * (kPow10[e - 22] as number) * 1e22;
+        return neg ? -v : v;
+      }
+    } else if (e >= -22) {
+      const v = w / (kPow10[-e] as number);
+      return neg ? -v : v;
+    }
+  }
+  // Obvious overflow / underflow, without building anything.
+  if (nd + e > 310) return neg ? -Infinity : Infinity;
+  if (nd + e < -330) return neg ? -0 : 0;
+  let hi = Math.floor(w / 4294967296);
+  let lo = w - hi * 4294967296;
+  if (k2 > 0) {
+    const scale = kPow10[k2] as number;
+    const l = lo * scale + w2;
+    const carry = Math.floor(l / 4294967296);
+    lo = l - carry * 4294967296;
+    hi = hi * scale + carry;
+  }
+  const v = eiselLemire(hi, lo, e, neg);
+  if (!Number.isNaN(v)) {
+    if (!trunc) return v;
+    // w + 1 (no overflow: 19 digits < 2^64 - 1).
+    let lo1 = lo + 1;
+    let hi1 = hi;
+    if (lo1 === 4294967296) {
+      lo1 = 0;
+      hi1++;
+    }
+    if (eiselLemire(hi1, lo1, e, neg) === v) return v;
+  }
+  return Number(latin1(buf, start, end));
+}
+
+/** Parses the float at `p`; returns NaN with `floatEnd = -1` when it is not a decimal number. */
 export function parseF64(buf: Uint8Array, p: number): number {
   const start = p;
   let c = buf[p] as number;
@@ -227,23 +295,42 @@ export function parseF64(buf: Uint8Array, p: number): number {
     c = buf[++p] as number;
   }
   let w = 0;
+  let w2 = 0;
+  let k2 = 0;
   let nd = 0; // significant digits seen
   let digits = 0; // all mantissa digits
+  let e = 0;
+  let trunc = false;
   let d: number;
   while ((d = c - 48) >= 0 && d <= 9) {
-    w = w * 10 + d;
-    if (w !== 0) nd++;
+    if (nd < 15) {
+      w = w * 10 + d;
+      if (w !== 0) nd++;
+    } else if (nd < 19) {
+      w2 = w2 * 10 + d;
+      k2++;
+      nd++;
+    } else {
+      if (d !== 0) trunc = true;
+      e++;
+    }
     digits++;
     c = buf[++p] as number;
   }
-  let e = 0;
   if (c === 46) {
     c = buf[++p] as number;
     while ((d = c - 48) >= 0 && d <= 9) {
-      w = w * 10 + d;
-      if (w !== 0) nd++;
+      if (nd < 15) {
+        w = w * 10 + d;
+        if (w !== 0) nd++;
+        e--;
+      } else if (nd < 19) {
+        w2 = w2 * 10 + d;
+        k2++;
+        nd++;
+        e--;
+      } else if (d !== 0) trunc = true;
       digits++;
-      e--;
       c = buf[++p] as number;
     }
   }
@@ -274,24 +361,7 @@ export function parseF64(buf: Uint8Array, p: number): number {
     e += eneg ? -x : x;
   }
   floatEnd = p;
-  if (nd <= 15) {
-    if (w === 0) return neg ? -0 : 0;
-    if (e >= 0) {
-      if (e <= 22) {
-        const v = w * (kPow10[e] as number);
-        return neg ? -v : v;
-      }
-      // w * 10^(e-22) stays an exact integer below 2^53: still one rounding.
-      if (e <= 22 + 15 - nd) {
-        const v = w * (kPow10[e - 22] as number) * 1e22;
-        return neg ? -v : v;
-      }
-    } else if (e >= -22) {
-      const v = w / (kPow10[-e] as number);
-      return neg ? -v : v;
-    }
-  }
-  return slowF64(buf, start, p);
+  return f64FromParts(w, w2, k2, nd, e, trunc, neg, buf, start, p);
 }
 
 /**
@@ -306,9 +376,12 @@ export function slowF64(buf: Uint8Array, start: number, end: number): number {
     neg = c === 45;
     p++;
   }
-  // Mantissa: the first 19 significant digits into hi/lo uint32 halves.
-  let hi = 0;
-  let lo = 0;
+  // Mantissa: the first 19 significant digits, as w (the first 15, exact in a double) and w2
+  // (the next 4 at most), combined into uint32 halves once. Per-digit 64-bit arithmetic on
+  // halves cost about as much as Eisel-Lemire itself.
+  let w = 0;
+  let w2 = 0;
+  let k2 = 0;
   let nd = 0;
   let e = 0;
   let truncated = false;
@@ -325,17 +398,28 @@ export function slowF64(buf: Uint8Array, start: number, end: number): number {
       if (afterPoint) e--;
       continue;
     }
-    if (nd < 19) {
-      const l = lo * 10 + d;
-      const carry = Math.floor(l / 4294967296);
-      lo = l - carry * 4294967296;
-      hi = hi * 10 + carry;
+    if (nd < 15) {
+      w = w * 10 + d;
+      nd++;
+      if (afterPoint) e--;
+    } else if (nd < 19) {
+      w2 = w2 * 10 + d;
+      k2++;
       nd++;
       if (afterPoint) e--;
     } else {
       if (d !== 0) truncated = true;
       if (!afterPoint) e++;
     }
+  }
+  let hi = Math.floor(w / 4294967296);
+  let lo = w - hi * 4294967296;
+  if (k2 > 0) {
+    const scale = kPow10[k2] as number;
+    const l = lo * scale + w2;
+    const carry = Math.floor(l / 4294967296);
+    lo = l - carry * 4294967296;
+    hi = hi * scale + carry;
   }
   if (p < end && ((buf[p] as number) | 0x20) === 101) {
     p++;

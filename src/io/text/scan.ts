@@ -44,6 +44,14 @@ export interface ScanOptions {
   chunkBytes?: number;
 }
 
+let kept: Buffer | undefined;
+
+/** A read buffer of exactly `n` bytes, reused across scans in this thread. */
+function scratch(n: number): Buffer {
+  if (kept === undefined || kept.length < n) kept = Buffer.allocUnsafe(n);
+  return kept.length === n ? kept : kept.subarray(0, n);
+}
+
 /** Scans `[start, end)` of an open file. */
 export function scanRange(
   fd: number,
@@ -54,7 +62,7 @@ export function scanRange(
   onBytes?: (n: number) => void,
 ): RangeScan {
   const chunk = Math.max(16, options.chunkBytes ?? 1 << 20);
-  const buf = Buffer.allocUnsafe(chunk + 1);
+  const buf = scratch(chunk);
   const { quote, comment } = options;
   let lf = 0;
   // Per simulated start state (S_OUT, S_QUOTE, S_COMMENT): current state and record count.
@@ -69,26 +77,24 @@ export function scanRange(
     if (n === 0) break;
     if (firstByte < 0) firstByte = buf[0] as number;
     if (quote < 0) {
-      // No quotes: the three simulations agree from the first newline on; run one and the
-      // comment-state start separately only until that newline (it does not change counts).
-      let s = state[0] as number;
+      // No quotes: only newlines matter (a comment ends at the newline, so the comment state
+      // changes no count and no record start). Jump from newline to newline with the native
+      // memchr behind Buffer.indexOf: several GB/s, where a byte loop does about 0.5.
       let r = recs[0] as number;
-      let pending = atLine[0] as boolean;
-      for (let i = 0; i < n; i++) {
-        const c = buf[i] as number;
-        if (pending) {
-          pending = false;
-          if (c !== LF && c !== CR && c !== comment) r++;
-        }
-        if (c === LF) {
-          lf++;
-          s = S_OUT;
-          pending = true;
-        } else if (c === comment) {
-          s = S_COMMENT;
-        }
+      if (atLine[0] === true) {
+        const c = buf[0] as number;
+        if (c !== LF && c !== CR && c !== comment) r++;
       }
-      state[0] = s;
+      let pending = false;
+      const view = n === buf.length ? buf : buf.subarray(0, n);
+      for (let p = view.indexOf(LF, 0); p >= 0; p = view.indexOf(LF, p + 1)) {
+        lf++;
+        if (p + 1 < n) {
+          const c = view[p + 1] as number;
+          if (c !== LF && c !== CR && c !== comment) r++;
+        } else pending = true;
+      }
+      state[0] = pending ? S_OUT : n > 0 ? S_OUT : (state[0] as number);
       recs[0] = r;
       atLine[0] = pending;
     } else {

@@ -1,0 +1,191 @@
+// Seed 004 at full size: 4 TSV files x 1M rows (chr pos pct c t), loaded into shared memory and
+// written to one HDF5 file with one compound dataset per input file (named after the file), as
+// the seed's Pool script does. In the same run:
+// - shmframe: readDelimited(files, { workers: 2, concat: false }) + writeHDF5 (2 worker threads);
+// - the seed's Python pipeline: Pool(2).map(np.loadtxt -> SharedMemory) + h5py (bench/python/seed004_load.py);
+// - the same with pandas.read_csv (C parser) instead of np.loadtxt.
+// Also the parse rate of one thread on one file (the DESIGN.md target is per core), against
+// np.loadtxt's per-file parse rate from the seed script.
+// Targets (DESIGN.md): parse >= 300 MB/s per core; whole pipeline >= 3x the Python seed.
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, extname, join } from 'node:path';
+import { Heap, readDelimited, readHDF5, writeHDF5 } from 'shmframe';
+import { writeMethylationTsv } from '../data.js';
+import {
+  GiB,
+  MiB,
+  availableMemory,
+  detectPython,
+  measure,
+  runCase,
+  runPython,
+  summarize,
+  toRate,
+} from '../lib.js';
+
+const schema = [
+  ['chr', 'S10'],
+  ['pos', '<i4'],
+  ['pct', '<f4'],
+  ['c', '<i4'],
+  ['t', '<i4'],
+];
+
+await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
+  const rowsPerFile = quick ? 50_000 : 1_000_000;
+  const nFiles = 4;
+  if (availableMemory() < 3 * GiB) {
+    result.skip(
+      `seed 004: needs 3 GiB of available memory, ${(availableMemory() / GiB).toFixed(1)} GiB free`,
+    );
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'shmframe-bench-seed004-'));
+  try {
+    log(`io-seed004: writing ${nFiles} x ${rowsPerFile} rows`);
+    const files = [];
+    let bytesIn = 0;
+    for (let i = 0; i < nFiles; i++) {
+      const r = writeMethylationTsv(join(dir, `data${i + 1}.txt`), {
+        rows: rowsPerFile,
+        seed: i + 1,
+      });
+      files.push(r.path);
+      bytesIn += r.bytes;
+    }
+    const mb = bytesIn / 1e6;
+    const heap = Heap.create({ size: 8 * bytesIn + 256 * MiB });
+    const stem = (p) => basename(p, extname(p));
+    const out = join(dir, 'shmframe.h5');
+
+    // ---- shmframe: the whole pipeline, 2 workers
+    let rows = 0;
+    let loadMs = [];
+    let writeMs = [];
+    const pipeline = await measure(
+      async () => {
+        const t0 = performance.now();
+        const frames = await readDelimited(files, { schema, workers: 2, concat: false, heap });
+        const t1 = performance.now();
+        try {
+          await writeHDF5(out, Object.fromEntries(files.map((f, i) => [stem(f), frames[i]])));
+        } finally {
+          rows = frames.reduce((s, f) => s + f.length, 0);
+          for (const f of frames) f.close();
+        }
+        loadMs.push(t1 - t0);
+        writeMs.push(performance.now() - t1);
+      },
+      { warmup: 1, repeats: repeats ?? (quick ? 2 : 5) },
+    );
+    loadMs = loadMs.slice(-pipeline.n);
+    writeMs = writeMs.slice(-pipeline.n);
+    // Check what was measured: every row landed, and the last file's last record reads back.
+    if (rows !== nFiles * rowsPerFile)
+      throw new Error(`loaded ${rows} rows, expected ${nFiles * rowsPerFile}`);
+    const back = await readHDF5(out, stem(files[3]), { heap });
+    if (back.length !== rowsPerFile) throw new Error(`HDF5 dataset has ${back.length} rows`);
+    back.close();
+    log(
+      `io-seed004: shmframe ${pipeline.median.toFixed(0)} ms (load ${summarize(loadMs).median.toFixed(0)} ms, write ${summarize(writeMs).median.toFixed(0)} ms), ${statSync(out).size} bytes of HDF5`,
+    );
+
+    // ---- parse rate of one thread (no pool), one file: the per-core figure
+    const oneFile = statSync(files[0]).size / 1e6;
+    const perCore = await measure(
+      async () => {
+        const f = await readDelimited(files[0], { schema, workers: 0, heap });
+        f.close();
+      },
+      { warmup: 1, repeats: repeats ?? (quick ? 3 : 7) },
+    );
+
+    // ---- Python: the seed (np.loadtxt) and pandas.read_csv, both with h5py
+    const py = detectPython(['numpy', 'h5py']);
+    const pd = detectPython(['numpy', 'h5py', 'pandas']);
+    const seedRuns = [];
+    const pandasRuns = [];
+    const pyRepeats = quick ? 1 : 3;
+    if (py.ok) {
+      for (let i = 0; i < pyRepeats; i++) {
+        const { result: r } = await runPython('seed004_load.py', [
+          '--out',
+          join(dir, 'seed.h5'),
+          '--workers',
+          2,
+          ...files,
+        ]);
+        if (r.rows !== rows)
+          throw new Error(`the Python seed loaded ${r.rows} rows, expected ${rows}`);
+        seedRuns.push(r);
+      }
+    } else result.skip(`Python seed (np.loadtxt + h5py): ${py.reason}`);
+    if (pd.ok) {
+      for (let i = 0; i < pyRepeats; i++) {
+        const { result: r } = await runPython('seed004_load.py', [
+          '--out',
+          join(dir, 'pandas.h5'),
+          '--workers',
+          2,
+          '--parser',
+          'pandas',
+          ...files,
+        ]);
+        pandasRuns.push(r);
+      }
+    } else result.skip(`pandas.read_csv + h5py: ${pd.reason}`);
+
+    const secondsStat = (runs) => summarize(runs.map((r) => r.seconds * 1000));
+    result.add({
+      id: 'pipeline-vs-seed',
+      what: `seed 004 load + HDF5: ${nFiles} x ${rowsPerFile} rows (${mb.toFixed(0)} MB), 2 workers`,
+      unit: 'ms',
+      better: 'lower',
+      shmframe: pipeline,
+      alternative: seedRuns.length
+        ? {
+            name: 'Python seed: Pool(2) + np.loadtxt + SharedMemory + h5py',
+            stat: secondsStat(seedRuns),
+          }
+        : { name: 'Python seed', error: 'skipped (see below)' },
+      target: { text: '>= 3x', min: 3 },
+    });
+    result.add({
+      id: 'pipeline-vs-pandas',
+      what: `seed 004 load + HDF5 (${mb.toFixed(0)} MB), 2 workers`,
+      unit: 'ms',
+      better: 'lower',
+      shmframe: pipeline,
+      alternative: pandasRuns.length
+        ? { name: 'Pool(2) + pandas.read_csv + SharedMemory + h5py', stat: secondsStat(pandasRuns) }
+        : { name: 'pandas.read_csv', error: 'skipped (see below)' },
+    });
+    const loadtxtRate = seedRuns.length
+      ? summarize(seedRuns.flatMap((r) => r.parse_seconds.map((s) => oneFile / s)))
+      : null;
+    const rate = toRate(perCore, oneFile);
+    result.add({
+      id: 'parse-per-core',
+      what: `parse one ${oneFile.toFixed(0)} MB seed 004 file on one thread (scan + parse into a frame)`,
+      unit: 'MB/s',
+      better: 'higher',
+      shmframe: rate,
+      alternative: loadtxtRate
+        ? { name: 'np.loadtxt (per file, in the seed)', stat: loadtxtRate }
+        : { name: 'np.loadtxt', error: 'skipped (see below)' },
+      target: { text: '>= 300 MB/s', met: rate.median >= 300 },
+    });
+    result.note(
+      `shmframe pipeline split: load ${summarize(loadMs).median.toFixed(0)} ms, HDF5 write ${summarize(writeMs).median.toFixed(0)} ms (medians); ` +
+        (seedRuns.length
+          ? `Python seed: load ${summarize(seedRuns.map((r) => r.load_seconds * 1000)).median.toFixed(0)} ms, write ${summarize(seedRuns.map((r) => r.write_seconds * 1000)).median.toFixed(0)} ms`
+          : ''),
+    );
+    result.note(
+      'Python times are measured inside the scripts (interpreter start-up and imports excluded); shmframe includes starting its 2 workers.',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
