@@ -45,13 +45,24 @@ export function fillRandom(out, seed) {
   return out;
 }
 
+let scratchBuffer = new Float64Array(0);
+/**
+ * The random matrix is drawn into a buffer kept for the next task of this thread (sequential
+ * loop, shmframe worker or piscina worker alike): a fresh 40 MB array per task costs page faults
+ * that two threads of one process take in turn, which would measure the kernel, not the pool.
+ */
+function scratch(n) {
+  if (scratchBuffer.length < n) scratchBuffer = new Float64Array(n);
+  return scratchBuffer.subarray(0, n);
+}
+
 /**
  * The transform on plain memory: `values` holds the frame's numbers with element strides
  * (s0 per row, s1 per column), `r` is the row. Writes into `out` (a TypedArray of the result
  * size) and returns it.
  */
 export function compute(values, s0, s1, n, m, r, seed, shape, out) {
-  const drawn = fillRandom(new Float64Array(n * m), seed);
+  const drawn = fillRandom(scratch(n * m), seed);
   const row = new Float64Array(m);
   for (let j = 0; j < m; j++) row[j] = values[r * s0 + j * s1];
   if (shape === 'seed') {

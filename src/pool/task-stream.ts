@@ -237,10 +237,7 @@ export class TaskStream implements AsyncIterableIterator<unknown>, TaskOwner, Op
         const items: unknown[] = [];
         while (items.length < size) {
           const r = await it.next();
-          if (this.#stopped) {
-            if (r.done !== true) closeShareables(r.value);
-            break;
-          }
+          if (this.#stopped) break; // the item stays its owner's: nothing was sent
           if (r.done === true) {
             this.#sourceDone = true;
             break;
