@@ -226,6 +226,31 @@ test('an aborted task that has not started never runs, queued in the pool or in 
   });
 });
 
+test("an item pulled after an abort stays its owner's", async () => {
+  await withHeap(async (heap) => {
+    await withPool(heap, async (pool) => {
+      const a = SharedArray.zeros([4], 'f8', { heap });
+      const c = new AbortController();
+      let release;
+      const gate = new Promise((resolve) => (release = resolve));
+      async function* items() {
+        yield { a };
+        await gate; // the stream waits here for its next item while we abort
+        yield { a };
+      }
+      const it = pool.imap('sumArray', items(), { signal: c.signal, window: 1 });
+      assert.deepEqual(await it.next(), { value: 0, done: false });
+      const next = it.next();
+      c.abort();
+      await assert.rejects(next, { code: 'SHMFRAME_ERR_ABORTED' });
+      release();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(a.closed, false, 'the caller still owns its array');
+      a.close();
+    });
+  });
+});
+
 test('breaking out of imap cancels what is in flight and closes the input', async () => {
   await withHeap(async (heap) => {
     await withPool(heap, async (pool) => {
