@@ -65,8 +65,11 @@ export function taskError(
     cause,
     details: { index, task: task.name, workerId, name: cause.name, message: cause.message },
   });
-  // The pool's own stack says nothing useful; show where the task threw, in the worker.
-  const frames = (cause.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+  // The pool's own stack says nothing useful; show where the task threw, in the worker, without
+  // the pool's worker loop below it (the cause keeps the full stack).
+  const frames = (cause.stack ?? '')
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l) && !/\/pool\/worker-entry\.js|\(?node:internal\//.test(l));
   Object.defineProperty(err, 'stack', {
     value: `TaskError: ${message}\n${frames.join('\n')}`,
     configurable: true,
