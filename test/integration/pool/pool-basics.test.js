@@ -230,6 +230,7 @@ test('error class, code, details and stack survive the boundary', async () => {
         /Task 'failShape' \(index 0\) threw ShapeError: bad shape in a task/,
       );
       assert.match(err.stack, /pool-tasks\.js/, 'the stack shows where the task threw');
+      assert.doesNotMatch(err.stack, /worker-entry|node:internal/, 'and not the worker loop');
       assert.match(err.cause.stack, /failShape/);
       const range = await pool.run('fail', { message: 'out of range' }).catch((e) => e);
       assert.ok(range.cause instanceof RangeError);
