@@ -200,6 +200,12 @@ export class Allocator {
    */
   #find(units: number): number {
     const w = this.w;
+    // A block at the head of the request's own size class that fits is the best fit there is:
+    // take it before rounding up. Without this, a freed block of exactly the size asked for
+    // (a producer-consumer loop of same-size frames) is skipped whenever a larger free block
+    // exists, and each new frame touches fresh pages (measured: 1.2-1.6x the live bytes).
+    const own = w.getU(H_HEADS + mapping(units));
+    if (own !== 0 && this.#hwU(own, B_SIZE) >= units) return own;
     let search = units;
     if (units >= kSecondLevels) {
       const l = 31 - Math.clz32(units);
