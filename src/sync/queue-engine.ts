@@ -67,7 +67,10 @@ const GET_SIGNALED = 50;
 const NOT_FULL = 64;
 const PUT_WAITERS = 65;
 const PUT_SIGNALED = 66;
-const UNFINISHED = 80;
+/** Items ever put (mod 2^32): written only under the producer mutex, so a plain store. */
+const PUTS = 19;
+/** taskDone() calls (mod 2^32); unfinished tasks = PUTS - DONE. Join waits on this word. */
+const DONE = 80;
 const JOIN_WAITERS = 81;
 const kHeaderBytes = 6 * 64;
 
@@ -186,7 +189,11 @@ export class QueueEngine {
   }
 
   get unfinished(): number {
-    return Atomics.load(this.#i32, UNFINISHED);
+    return this.#unfinished();
+  }
+
+  #unfinished(): number {
+    return (Atomics.load(this.#i32, PUTS) - Atomics.load(this.#i32, DONE)) | 0;
   }
 
   /** A free slot awaits the next put (racy: for deciding whether to sleep). */
@@ -239,7 +246,7 @@ export class QueueEngine {
     i32[seq + 2] = e.tag;
     i32[seq + 3] = e.handles.length;
     // Commit: straight-line stores (no call or loop, so no termination point in between).
-    Atomics.add(i32, UNFINISHED, 1);
+    i32[PUTS] = ((i32[PUTS] as number) + 1) | 0; // published by the seq store below
     i32[TAIL] = this.#next(t);
     Atomics.store(i32, seq, 2 * t + 1);
     unlock(i32, PLOCK);
@@ -544,14 +551,15 @@ export class QueueEngine {
   taskDone(): void {
     const i32 = this.#i32;
     for (;;) {
-      const u = Atomics.load(i32, UNFINISHED);
+      const d = Atomics.load(i32, DONE);
+      const u = (Atomics.load(i32, PUTS) - d) | 0;
       if (u <= 0) {
         throw new InvalidArgumentError(
           'SharedQueue.taskDone() was called more times than items were put: call it once per item taken',
         );
       }
-      if (Atomics.compareExchange(i32, UNFINISHED, u, u - 1) === u) {
-        if (u === 1 && Atomics.load(i32, JOIN_WAITERS) > 0) Atomics.notify(i32, UNFINISHED);
+      if (Atomics.compareExchange(i32, DONE, d, (d + 1) | 0) === d) {
+        if (u === 1 && Atomics.load(i32, JOIN_WAITERS) > 0) Atomics.notify(i32, DONE);
         return;
       }
     }
@@ -561,7 +569,8 @@ export class QueueEngine {
     const i32 = this.#i32;
     const deadline = deadlineOf(timeout);
     for (;;) {
-      const u = Atomics.load(i32, UNFINISHED);
+      const d = Atomics.load(i32, DONE);
+      const u = (Atomics.load(i32, PUTS) - d) | 0;
       if (u <= 0) return;
       if (signal?.aborted) throw abortError(signal, 'SharedQueue.join()');
       const left = remaining(deadline);
@@ -572,7 +581,7 @@ export class QueueEngine {
         );
       }
       Atomics.add(i32, JOIN_WAITERS, 1);
-      const w = await waitAsync(i32, UNFINISHED, u, left, signal);
+      const w = await waitAsync(i32, DONE, d, left, signal);
       Atomics.sub(i32, JOIN_WAITERS, 1);
       if (w === 'aborted') throw abortError(signal as AbortSignal, 'SharedQueue.join()');
     }
@@ -583,7 +592,8 @@ export class QueueEngine {
     const i32 = this.#i32;
     const deadline = deadlineOf(timeout);
     for (;;) {
-      const u = Atomics.load(i32, UNFINISHED);
+      const d = Atomics.load(i32, DONE);
+      const u = (Atomics.load(i32, PUTS) - d) | 0;
       if (u <= 0) return;
       const left = remaining(deadline);
       if (left === 0) {
@@ -593,7 +603,7 @@ export class QueueEngine {
         );
       }
       Atomics.add(i32, JOIN_WAITERS, 1);
-      Atomics.wait(i32, UNFINISHED, u, left);
+      Atomics.wait(i32, DONE, d, left);
       Atomics.sub(i32, JOIN_WAITERS, 1);
     }
   }

@@ -141,6 +141,51 @@ test('a producer that was terminated holding the producer mutex is repaired', ()
     q.release();
   }));
 
+test('a put left half-committed by a terminated producer is published by the repair', () =>
+  withHeap(async (heap) => {
+    const q = SharedQueue.create({ capacity: 4, heap });
+    q.put(1);
+    const sig = new SharedArrayBuffer(8);
+    const { worker, result } = run(heap, 'halfCommit', {
+      q: q.handle,
+      mode: 'half-put',
+      signal: sig,
+    });
+    result.catch(() => {}); // it is terminated
+    await until(new Int32Array(sig), 0, 1);
+    assert.equal(q.size, 2, 'the tail moved');
+    await worker.terminate(); // heap.watch: releaseThread repairs the queue
+    assert.equal(q.get(), 1);
+    assert.equal(q.get({ timeout: 1000 }), 42, 'the half-committed item was published');
+    assert.equal(q.unfinished, 2);
+    q.taskDone();
+    q.taskDone();
+    q.release();
+  }));
+
+test('a get left half-committed by a terminated consumer is undone: the item and its array survive', () =>
+  withHeap(async (heap) => {
+    const q = SharedQueue.create({ capacity: 4, heap });
+    const a = SharedArray.from([7, 8, 9], { heap });
+    q.put(a);
+    a.close(); // only the queue item keeps the array alive now
+    const sig = new SharedArrayBuffer(8);
+    const { worker, result } = run(heap, 'halfCommit', {
+      q: q.handle,
+      mode: 'half-get',
+      signal: sig,
+    });
+    result.catch(() => {});
+    await until(new Int32Array(sig), 0, 1);
+    assert.equal(heap.stats().handles, 0, 'the dying consumer consumed the item’s ticket');
+    await worker.terminate(); // its reference to the array is dropped after the repair re-armed it
+    const back = q.get({ timeout: 1000 });
+    assert.deepEqual(back.toArray(), [7, 8, 9]);
+    back.close();
+    assert.equal(q.size, 0);
+    q.release();
+  }));
+
 test('a worker can attach a queue received inside a queue item and answer on it', () =>
   withHeap(async (heap) => {
     const jobs = SharedQueue.create({ capacity: 2, heap });
