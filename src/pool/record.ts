@@ -9,7 +9,7 @@ import type { Handle } from '../heap/handle.js';
 import { Heap } from '../heap/heap.js';
 
 const kEntryWords = 5;
-const kEntries = 64;
+const kEntries = 1024;
 
 export class ResultRecord {
   readonly buffer: SharedArrayBuffer;
@@ -20,7 +20,7 @@ export class ResultRecord {
     this.#w = new Int32Array(buffer);
   }
 
-  /** Notes the handles about to be posted (the first 64; a result rarely holds more). */
+  /** Notes the handles about to be posted (the first 1024: 20 KiB of words per worker). */
   begin(handles: readonly Handle[]): void {
     const w = this.#w;
     const n = Math.min(handles.length, kEntries);
