@@ -11,6 +11,7 @@ const start = heap.stats();
 
 const worker = new Worker(new URL('./worker.js', import.meta.url));
 heap.watch(worker); // if the worker dies, what it held is released
+const exited = once(worker, 'exit');
 /** Posts a request to the worker and waits for its reply. */
 async function ask(message) {
   worker.postMessage(message);
@@ -87,7 +88,7 @@ try {
 
 // ---- Clean up: each thread closes its own references; the last close frees the memory.
 await ask({ op: 'exit' });
-await once(worker, 'exit');
+await exited;
 df.close();
 mixed.close();
 const end = heap.stats();

@@ -21,6 +21,7 @@ const workers = [0, 1].map(() => {
   heap.watch(w); // if a worker dies, what it held (the lock too) is released
   return w;
 });
+const exited = workers.map((w) => once(w, 'exit')); // listen now: a worker may exit any time
 
 // The seed's loop: put a command, wait for the computation to finish, print the array.
 for (let i = 0; i < 3; i++) {
@@ -42,7 +43,7 @@ console.log(`no increment lost: ${counters.toArray().every((c) => c === 20000)}`
 // 'done' to each worker, as in the seed; then wait for them to exit.
 for (const _ of workers) await q.putAsync('done');
 await q.join();
-await Promise.all(workers.map((w) => once(w, 'exit')));
+await Promise.all(exited);
 
 for (const o of [arr, counters, lock]) o.close();
 q.release();
