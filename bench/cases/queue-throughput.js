@@ -1,7 +1,8 @@
-// Small items (an integer) from a worker to the main thread: items/s through a SharedQueue with
-// blocking get, with getAsync, and with a producer using putAsync, against the same numbers posted
-// on a MessagePort, in the same run. Every run checks that all n items arrived, in order.
-// Targets (DESIGN.md): >= 1M items/s (sync), >= 5x a MessagePort.
+// Small items (an integer) from a worker to the main thread: items/s through a SharedQueue one
+// item per call (blocking get, getAsync, for await, a producer using putAsync) and in batches of
+// 256 (putMany -> getMany / getManyAsync: DESIGN.md's "batched publishing"), against the same
+// numbers posted on a MessagePort, in the same run. Every run checks that all n items arrived,
+// in order. Targets (DESIGN.md): >= 1M items/s, >= 5x a MessagePort.
 import { once } from 'node:events';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -45,6 +46,16 @@ await runCase('queue-throughput', async ({ quick, repeats, result, log }) => {
       for await (const x of q) {
         check(x, i, 'for await');
         if (++i === n) break;
+      }
+    }),
+    batch: viaQueue('queue-batch', () => {
+      for (let i = 0; i < n;) {
+        for (const x of q.getMany(256)) check(x, i++, 'getMany');
+      }
+    }),
+    batchAsync: viaQueue('queue-batch', async () => {
+      for (let i = 0; i < n;) {
+        for (const x of await q.getManyAsync(256)) check(x, i++, 'getManyAsync');
       }
     }),
     putAsync: viaQueue('queue-async', async () => {
@@ -95,6 +106,8 @@ await runCase('queue-throughput', async ({ quick, repeats, result, log }) => {
     ['getAsync', 'put (worker) -> getAsync (main)', null],
     ['forAwait', 'put (worker) -> for await (main)', null],
     ['putAsync', 'putAsync (worker) -> getAsync (main)', null],
+    ['batch', 'putMany (worker) -> getMany (main), batches of 256', { text: '>= 5x', min: 5 }],
+    ['batchAsync', 'putMany (worker) -> getManyAsync (main), batches of 256', null],
   ]) {
     const r = rate(id);
     log(`SharedQueue ${id}: ${(r.median / 1e6).toFixed(2)} M items/s`);

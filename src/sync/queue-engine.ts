@@ -225,6 +225,18 @@ export class QueueEngine {
       unlock(i32, PLOCK);
       return FULL;
     }
+    this.#write(e, seq);
+    // Commit: straight-line stores (no call or loop, so no termination point in between).
+    i32[PUTS] = ((i32[PUTS] as number) + 1) | 0; // published by the seq store below
+    i32[TAIL] = this.#next(t);
+    Atomics.store(i32, seq, 2 * t + 1);
+    this.#afterPublish();
+    return OK;
+  }
+
+  /** Copies an encoded item into the slot whose sequence word is at `seq`. */
+  #write(e: Encoded, seq: number): void {
+    const i32 = this.#i32;
     const body = seq * 4 + kSlotHeader;
     let length = e.length;
     switch (e.tag) {
@@ -245,14 +257,64 @@ export class QueueEngine {
     i32[seq + 1] = length;
     i32[seq + 2] = e.tag;
     i32[seq + 3] = e.handles.length;
-    // Commit: straight-line stores (no call or loop, so no termination point in between).
-    i32[PUTS] = ((i32[PUTS] as number) + 1) | 0; // published by the seq store below
-    i32[TAIL] = this.#next(t);
-    Atomics.store(i32, seq, 2 * t + 1);
+  }
+
+  /** Releases the producer mutex and wakes whoever needs it. */
+  #afterPublish(): void {
+    const i32 = this.#i32;
     unlock(i32, PLOCK);
     if (Atomics.load(i32, GET_WAITERS) > 0) this.#signal(GET_SIGNALED, NOT_EMPTY);
     if (Atomics.load(i32, PUT_WAITERS) > 0 && this.#hasRoom()) this.#signal(PUT_SIGNALED, NOT_FULL);
-    return OK;
+  }
+
+  /**
+   * Batched publishing: copies as many of `es[from...]` as there are free slots, under one hold
+   * of the producer mutex and with at most one wake-up. Returns how many, or -1 if closed.
+   */
+  #publishMany(es: readonly Encoded[], from: number): number {
+    const i32 = this.#i32;
+    if (i32[CLOSED] !== 0) {
+      unlock(i32, PLOCK);
+      return -1;
+    }
+    let t = i32[TAIL] as number;
+    let n = 0;
+    while (from + n < es.length) {
+      const seq = this.#seqAt(t);
+      if (Atomics.load(i32, seq) !== 2 * t) break;
+      this.#write(es[from + n] as Encoded, seq);
+      i32[PUTS] = ((i32[PUTS] as number) + 1) | 0;
+      i32[TAIL] = this.#next(t);
+      Atomics.store(i32, seq, 2 * t + 1);
+      t = this.#next(t);
+      n++;
+    }
+    this.#afterPublish();
+    return n;
+  }
+
+  /**
+   * Puts every item of `es`, in order, waiting for room as needed. On timeout or close, the
+   * first `put` items are in the queue and the error says how many (`details.put`).
+   */
+  putMany(es: readonly Encoded[], timeout: number): number {
+    const i32 = this.#i32;
+    let deadline = -1;
+    let from = 0;
+    while (from < es.length) {
+      if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline)))
+        throw this.#fullError(timeout, from);
+      const n = this.#publishMany(es, from);
+      if (n < 0) throw this.#closedError('SharedQueue.putMany()', from);
+      from += n;
+      if (from === es.length) break;
+      if (deadline === -1) deadline = deadlineOf(timeout);
+      if (this.#spinFor(true)) continue;
+      const left = remaining(deadline);
+      if (left === 0) throw this.#fullError(timeout, from);
+      this.#sleep(PUT_WAITERS, PUT_SIGNALED, NOT_FULL, left, true);
+    }
+    return from;
   }
 
   /**
@@ -300,9 +362,11 @@ export class QueueEngine {
     return w;
   }
 
-  #closedError(what: string): QueueClosedError {
+  #closedError(what: string, put?: number): QueueClosedError {
     return new QueueClosedError(
-      `${what} failed: the queue is closed (close() was called), so it takes no more items`,
+      `${what} failed: the queue is closed (close() was called), so it takes no more items` +
+        (put === undefined ? '' : ` (${put} of the items were put before)`),
+      put === undefined ? undefined : { details: { put } },
     );
   }
 
@@ -353,10 +417,16 @@ export class QueueEngine {
     }
   }
 
-  #fullError(timeout: number): QueueFullError {
+  #fullError(timeout: number, put?: number): QueueFullError {
     return new QueueFullError(
-      `SharedQueue.put() timed out after ${timeout} ms: the queue stayed full (capacity ${this.capacity})`,
-      { details: { timeout, capacity: this.capacity } },
+      `SharedQueue.put${put === undefined ? '' : 'Many'}() timed out after ${timeout} ms: the queue stayed full (capacity ${this.capacity})` +
+        (put === undefined ? '' : `; the first ${put} items were put`),
+      {
+        details:
+          put === undefined
+            ? { timeout, capacity: this.capacity }
+            : { timeout, capacity: this.capacity, put },
+      },
     );
   }
 
@@ -452,6 +522,92 @@ export class QueueEngine {
     return value;
   }
 
+  /**
+   * Batched taking: called holding the consumer mutex (which it releases), appends up to `max`
+   * items to `out` with at most one wake-up. Primitives are taken in a run; an item holding
+   * shared objects (or a damaged one) is only ever taken first and alone, by #take, so that its
+   * errors behave exactly as for get(). Returns kEmpty / kClosed when nothing was taken.
+   */
+  #takeMany(max: number, out: unknown[]): Taken {
+    const i32 = this.#i32;
+    let h = i32[HEAD] as number;
+    const first = out.length;
+    while (out.length - first < max) {
+      const seq = this.#seqAt(h);
+      if (Atomics.load(i32, seq) !== 2 * h + 1) break;
+      const tag = i32[seq + 2] as number;
+      const body = seq * 4 + kSlotHeader;
+      let value: unknown;
+      if (tag === Tag.number) value = this.#f64[body >> 3];
+      else if (tag === Tag.string)
+        value = this.#u8.toString('utf8', body, body + (i32[seq + 1] as number));
+      else if (tag === Tag.null) value = null;
+      else if (tag === Tag.true) value = true;
+      else if (tag === Tag.false) value = false;
+      else if (tag === Tag.bigint) value = this.#i64[body >> 3];
+      else break;
+      out.push(value);
+      let free = h + this.capacity;
+      if (free >= this.#m) free -= this.#m;
+      h = this.#next(h);
+      i32[HEAD] = h;
+      Atomics.store(i32, seq, 2 * free);
+    }
+    if (out.length > first) {
+      this.#afterTake();
+      return out;
+    }
+    const r = this.#take();
+    if (r !== kEmpty && r !== kClosed) out.push(r);
+    return r === kEmpty || r === kClosed ? r : out;
+  }
+
+  /** Up to `max` items, waiting (like get) until there is at least one. */
+  getMany(max: number, timeout: number): unknown[] {
+    const i32 = this.#i32;
+    let deadline = -1;
+    for (;;) {
+      let r: Taken = kEmpty;
+      if (this.#hasItem() || this.closed) {
+        if (!lockWithin(i32, CLOCK, deadline === -1 ? timeout : remaining(deadline)))
+          throw this.#emptyError(timeout);
+        r = this.#takeMany(max, []);
+      }
+      if (r !== kEmpty && r !== kClosed) return r as unknown[];
+      if (r === kClosed) throw this.#drainedError('SharedQueue.getMany()');
+      if (deadline === -1) deadline = deadlineOf(timeout);
+      if (this.#spinFor(false)) continue;
+      const left = remaining(deadline);
+      if (left === 0) throw this.#emptyError(timeout);
+      this.#sleep(GET_WAITERS, GET_SIGNALED, NOT_EMPTY, left, false);
+    }
+  }
+
+  /** Async {@link getMany}: never blocks the event loop. */
+  async getManyAsync(
+    max: number,
+    timeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown[]> {
+    const i32 = this.#i32;
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal, 'SharedQueue.getManyAsync()');
+      let r: Taken = kEmpty;
+      if (this.#hasItem() || this.closed) {
+        if (!lockWithin(i32, CLOCK, 0)) await lockAsync(i32, CLOCK);
+        r = this.#takeMany(max, []);
+      }
+      if (r !== kEmpty && r !== kClosed) return r as unknown[];
+      if (r === kClosed) throw this.#drainedError('SharedQueue.getManyAsync()');
+      const left = remaining(deadline);
+      if (left === 0) throw this.#emptyError(timeout);
+      if (this.#spinFor(false, kAsyncSpins)) continue;
+      const w = await this.#sleepAsync(GET_WAITERS, GET_SIGNALED, NOT_EMPTY, left, false, signal);
+      if (w === 'aborted') throw abortError(signal as AbortSignal, 'SharedQueue.getManyAsync()');
+    }
+  }
+
   #commitTake(h: number, seq: number): void {
     const i32 = this.#i32;
     let free = h + this.capacity;
@@ -459,6 +615,12 @@ export class QueueEngine {
     // Commit: straight-line stores.
     i32[HEAD] = this.#next(h);
     Atomics.store(i32, seq, 2 * free);
+    this.#afterTake();
+  }
+
+  /** Releases the consumer mutex and wakes whoever needs it. */
+  #afterTake(): void {
+    const i32 = this.#i32;
     unlock(i32, CLOCK);
     if (Atomics.load(i32, PUT_WAITERS) > 0) this.#signal(PUT_SIGNALED, NOT_FULL);
     // Pass a wake-up on: items are left and other consumers sleep (their wake-up may have been

@@ -211,6 +211,41 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
     }
   }
 
+  /**
+   * Batched put: appends every item in order, waiting for room as needed, with one hold of the
+   * producer mutex and at most one wake-up per run of free slots (several times faster than a
+   * put per item for small items). Each item is checked and encoded first: a bad one throws and
+   * nothing is put. On timeout (SHMFRAME_ERR_QUEUE_FULL) or close (SHMFRAME_ERR_QUEUE_CLOSED)
+   * the first `err.details.put` items are in the queue and the others were not put.
+   * @example q.putMany(rows, { timeout: 2000 });
+   */
+  putMany(items: Iterable<T>, options?: QueueWaitOptions): void {
+    this.#check();
+    const timeout =
+      options === undefined
+        ? Infinity
+        : checkTimeout(checkOptions<QueueWaitOptions>(options, '{ timeout: 2000 }').timeout);
+    if (items === null || typeof (items as Partial<Iterable<T>>)[Symbol.iterator] !== 'function') {
+      throw new InvalidArgumentError(
+        `Expected \`items\` to be an array (or another iterable), got ${describe(items)}`,
+      );
+    }
+    const es: Encoded[] = [];
+    try {
+      for (const item of items) es.push(encodeItem(item, this.#engine.maxItemBytes));
+    } catch (err) {
+      for (const e of es) releaseHandles(e.handles);
+      throw err;
+    }
+    try {
+      this.#engine.putMany(es, timeout);
+    } catch (err) {
+      const put = ((err as { details?: { put?: number } }).details?.put as number) ?? 0;
+      for (const e of es.slice(put)) releaseHandles(e.handles);
+      throw err;
+    }
+  }
+
   // ------------------------------------------------------------------ consuming
 
   /**
@@ -225,6 +260,35 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
       checkOptions<QueueWaitOptions>(options, '{ timeout: 3000 }').timeout,
     );
     return this.#engine.get(timeout) as T;
+  }
+
+  /**
+   * Batched get: removes and returns up to `max` items, oldest first, waiting (like `get`) while
+   * the queue is empty; returns as soon as there is at least one. Same errors as `get`.
+   * @example for (const x of q.getMany(256)) handle(x);
+   */
+  getMany(max: number, options?: QueueWaitOptions): T[] {
+    this.#check();
+    const timeout =
+      options === undefined
+        ? Infinity
+        : checkTimeout(checkOptions<QueueWaitOptions>(options, '{ timeout: 3000 }').timeout);
+    return this.#engine.getMany(checkMax(max), timeout) as T[];
+  }
+
+  /** Async {@link SharedQueue.getMany}: never blocks the event loop. */
+  getManyAsync(max: number, options?: QueueAsyncOptions): Promise<T[]> {
+    try {
+      this.#check();
+      const opts = checkOptions<QueueAsyncOptions>(options, '{ timeout: 3000, signal }');
+      return this.#engine.getManyAsync(
+        checkMax(max),
+        checkTimeout(opts.timeout),
+        checkSignal(opts.signal),
+      ) as Promise<T[]>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -410,6 +474,15 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
+}
+
+function checkMax(max: unknown): number {
+  if (!Number.isInteger(max) || (max as number) < 1) {
+    throw new InvalidArgumentError(
+      `Expected \`max\` (items to take at most) to be a positive integer, got ${describe(max)}`,
+    );
+  }
+  return max as number;
 }
 
 registerKind({

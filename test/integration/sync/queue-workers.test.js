@@ -14,15 +14,30 @@ function header(q) {
   return new Int32Array(q.heap.buffer, (h.unit + 1) * 64, 128);
 }
 
-async function moveItems(heap, { producers, consumers, total, capacity, async = false }) {
+async function moveItems(
+  heap,
+  { producers, consumers, total, capacity, async = false, batch = 0 },
+) {
   const q = SharedQueue.create({ capacity, maxItemBytes: 16, heap });
   const perProducer = total / producers;
   const seen = new SharedArrayBuffer(4 * total);
   const cs = Array.from({ length: consumers }, (_, i) =>
-    run(heap, 'consumer', { q: q.handle, seen, perProducer, async: async && i % 2 === 0 }),
+    run(heap, 'consumer', {
+      q: q.handle,
+      seen,
+      perProducer,
+      async: async && i % 2 === 0,
+      batch: batch && batch + i,
+    }),
   );
   const ps = Array.from({ length: producers }, (_, pid) =>
-    run(heap, 'producer', { q: q.handle, pid, n: perProducer, async: async && pid % 2 === 1 }),
+    run(heap, 'producer', {
+      q: q.handle,
+      pid,
+      n: perProducer,
+      async: async && pid % 2 === 1,
+      batch: batch && batch + pid,
+    }),
   );
   await Promise.all(ps.map((p) => p.result));
   q.close(); // consumers drain what is left, then end
@@ -54,6 +69,18 @@ test('4 producers x 1 consumer move 100k items: each received once, in order per
 test('sync and async producers and consumers mix (putAsync, for await) on one queue', () =>
   withHeap(async (heap) => {
     await moveItems(heap, { producers: 2, consumers: 2, total: 20_000, capacity: 8, async: true });
+  }));
+
+test('putMany / getMany / getManyAsync, 2 x 2 threads, 100k items: each once, in order per producer', () =>
+  withHeap(async (heap) => {
+    await moveItems(heap, {
+      producers: 2,
+      consumers: 2,
+      total: 100_000,
+      capacity: 64,
+      async: true,
+      batch: 50,
+    });
   }));
 
 test('close() wakes every blocked consumer and producer, sync and async, in other threads', () =>

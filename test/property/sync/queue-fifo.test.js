@@ -1,5 +1,5 @@
-// Property: any interleaving of put / tryPut / get / tryGet (and their async forms) from two
-// threads behaves like a bounded FIFO.
+// Property: any interleaving of put / tryPut / get / tryGet (their async forms, and the batched
+// putMany / getMany) from two threads behaves like a bounded FIFO.
 //   1. Lockstep: fast-check picks a schedule; each step runs in one of two real worker threads,
 //      and every result (including calls that block until a later step of the other thread frees
 //      them) and the size after every step must match a bounded-FIFO model.
@@ -141,7 +141,7 @@ test('lockstep schedules across two threads match a bounded FIFO model', async (
 test('free-running concurrent operations: exactly once, in order per producer, never over capacity', async () => {
   const heap = Heap.create({ size: '16M' });
   const before = heap.stats();
-  const ops = fc.array(fc.constantFrom('put', 'tryPut', 'get', 'tryGet'), {
+  const ops = fc.array(fc.constantFrom('put', 'tryPut', 'get', 'tryGet', 'putMany', 'getMany'), {
     minLength: 50,
     maxLength: 2000,
   });

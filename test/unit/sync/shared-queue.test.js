@@ -432,3 +432,75 @@ test('the default heap is used when none is given', () => {
   assert.equal(q.heap, Heap.default());
   q.release();
 });
+
+test('putMany / getMany move batches in order, wrap the ring, and respect max', () =>
+  withHeap((heap) => {
+    const q = SharedQueue.create({ capacity: 5, heap });
+    q.putMany([1, 'two', null]);
+    assert.deepEqual(q.getMany(2), [1, 'two']);
+    q.putMany(new Set([3n, true, 4]));
+    assert.equal(q.size, 4);
+    assert.deepEqual(q.getMany(10), [null, 3n, true, 4]);
+    let next = 0;
+    for (let round = 0; round < 200; round++) {
+      q.putMany([next, next + 1, next + 2]);
+      const got = q.getMany(3);
+      assert.deepEqual(got, [next, next + 1, next + 2]);
+      next += 3;
+    }
+    assert.throws(() => q.getMany(0), /`max`/);
+    assert.throws(() => q.putMany(5), /to be an array/);
+    assert.throws(() => q.getMany(2, { timeout: 10 }), code('SHMFRAME_ERR_QUEUE_EMPTY'));
+    q.release();
+  }));
+
+test('putMany: a bad item puts nothing; a timeout or close says how many were put', () =>
+  withHeap((heap) => {
+    const q = SharedQueue.create({ capacity: 3, maxItemBytes: 32, heap });
+    const a = SharedArray.zeros([2], 'f8', { heap });
+    assert.throws(() => q.putMany([1, a, 'x'.repeat(40)]), /encodes to 40 bytes/);
+    assert.equal(q.size, 0);
+    assert.equal(heap.stats().handles, 0, 'the encoded array handle was released');
+    assert.throws(
+      () => q.putMany([1, 2, a, 4, 5], { timeout: 20 }),
+      (err) => {
+        code('SHMFRAME_ERR_QUEUE_FULL')(err);
+        assert.equal(err.details.put, 3);
+        return true;
+      },
+    );
+    assert.equal(
+      heap.stats().handles,
+      1,
+      'the array in the queue holds its handle; the rest released',
+    );
+    assert.deepEqual(q.getMany(2), [1, 2]);
+    const [back] = q.getMany(5); // an item holding a shared object is taken alone
+    assert.ok(SharedArray.isSharedArray(back));
+    back.close();
+    q.close();
+    assert.throws(
+      () => q.putMany([1]),
+      (err) => code('SHMFRAME_ERR_QUEUE_CLOSED')(err) && err.details.put === 0,
+    );
+    assert.throws(() => q.getMany(3), code('SHMFRAME_ERR_QUEUE_CLOSED'));
+    a.close();
+    q.release();
+  }));
+
+test('getManyAsync waits without blocking, aborts and times out with codes', () =>
+  withHeap(async (heap) => {
+    const q = SharedQueue.create({ capacity: 8, heap });
+    const pending = q.getManyAsync(4);
+    setImmediate(() => q.putMany(['a', 'b']));
+    assert.deepEqual(await pending, ['a', 'b']);
+    await assert.rejects(q.getManyAsync(4, { timeout: 20 }), code('SHMFRAME_ERR_QUEUE_EMPTY'));
+    const ac = new AbortController();
+    const aborted = q.getManyAsync(4, { signal: ac.signal });
+    setImmediate(() => ac.abort());
+    await assert.rejects(aborted, code('SHMFRAME_ERR_ABORTED'));
+    await assert.rejects(q.getManyAsync(-1), /`max`/);
+    q.close();
+    await assert.rejects(q.getManyAsync(4), code('SHMFRAME_ERR_QUEUE_CLOSED'));
+    q.release();
+  }));
