@@ -12,6 +12,9 @@ Usage:
   shmframe <command> [options]
 
 Commands:
+  demo [--quick]             seed 002 end to end on generated data: a pool over a shared frame
+                             vs a sequential loop and a cloning pool, then a producer-consumer
+                             pipeline; one comparison table (npm start; shmframe demo --help)
   inspect-heap [--size 1G]   create a fresh heap and print heap.stats()
   load FILE... -s SCHEMA -o OUT
                              parse delimited text in parallel into a frame, write HDF5, Arrow,
@@ -26,6 +29,7 @@ Environment:
   SHMFRAME_HEAP_SIZE         size of the default heap (e.g. 8G); default half of physical memory
 
 Examples:
+  shmframe demo --quick
   shmframe inspect-heap
   shmframe inspect-heap --size 512M
   shmframe load data/*.txt --schema 'chr:S10,pos:i4,pct:f4,c:i4,t:i4' --out combined.h5
@@ -42,6 +46,10 @@ export async function main(argv: string[]): Promise<number> {
     const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
     process.stdout.write(`${pkg.version}\n`);
     return 0;
+  }
+  if (command === 'demo') {
+    const { demo } = await import('./demo.js');
+    return demo(rest);
   }
   if (command === 'load') {
     const { load } = await import('./load.js');
