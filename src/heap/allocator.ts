@@ -530,9 +530,8 @@ export class Allocator {
    * If the allocator lock is held by `threadId`, which the caller knows to be dead, takes the
    * lock over and rebuilds free lists, bitmaps and counters from the physical chain. Blocks that
    * a dead thread was allocating or freeing become free or stay allocated, never half of each.
-   * `whileLocked` runs before the lock is released.
    */
-  repairIfOwnedBy(threadId: number, whileLocked?: () => void): boolean {
+  repairIfOwnedBy(threadId: number): boolean {
     const w = this.w;
     if (w.cas(H_LOCK, threadId + 1, this.#me) !== threadId + 1) return false;
     try {
@@ -586,8 +585,6 @@ export class Allocator {
       w.set(H_OBJECTS, objects);
       w.set(H_INTERNAL_OBJECTS, internalObjects);
       w.add(H_REPAIRS, 1);
-      // Settle the dead thread's references before anyone can reuse the blocks it was touching.
-      whileLocked?.();
     } finally {
       this.unlock();
     }

@@ -428,6 +428,11 @@ export class HeapCore {
           ledgers.push(u);
       }
     };
+    // First make the allocator usable again if the thread died holding its lock, so that the
+    // kind hooks below may allocate or free. Settling afterwards, unlocked, is safe: every block
+    // the thread was allocating or freeing is checked by generation (resolvePending), and every
+    // other ledger entry is a reference it held, which keeps that block from being reused.
+    const repaired = this.alloc.repairIfOwnedBy(tid);
     // Let each kind repair what the thread left half-done (a lock it held, a queue operation
     // it was in) while its references still keep the blocks alive.
     for (const [unit, count] of ledgerEntries(w, w.load(entry + T_LEDGER) >>> 0)) {
@@ -438,8 +443,7 @@ export class HeapCore {
       if (kind === KindCode.array || kind >= kInternalKind) continue;
       repairBlock(kind, this.#block(unit), tid);
     }
-    const repaired = this.alloc.repairIfOwnedBy(tid, settle);
-    if (!repaired) settle();
+    settle();
     for (const u of ledgers) this.alloc.free(u);
     for (let k = 1; k < kThreadWords; k++) w.store(entry + k, 0);
     w.store(entry + T_STATE, kThreadFree);
