@@ -123,7 +123,7 @@ test('workers give the frame a single thread gives, at every split; errors cross
       const rows = [...ref.rows()];
       const cats = ref.col('k').categories;
       ref.close();
-      for (const partBytes of [97, 1000, 4096]) {
+      for (const partBytes of [41, 97, 211, 1000, 4096]) {
         let report;
         const f = await readDelimited(p, {
           ...opts,

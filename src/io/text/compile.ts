@@ -26,6 +26,7 @@ import {
   K_U1,
   K_U2,
   K_U4,
+  K_UTF8,
   kIntMax,
   kIntMin,
 } from './fields.js';
@@ -54,8 +55,11 @@ export interface FastSpec {
   delimiter: number;
   quote: number;
   comment: number;
-  /** Per field: kind (K_GENERIC for the bounded converter), data array, width for |S<n>. */
-  fields: ReadonlyArray<{ kind: number; data: unknown; width: number }>;
+  /**
+   * Per field: kind (K_GENERIC for the bounded converter, or K_UTF8 for a utf8 column written
+   * through it whose end offsets the fast path commits), data array, width for |S<n>, target.
+   */
+  fields: ReadonlyArray<{ kind: number; data: unknown; width: number; target: unknown }>;
 }
 
 export type FastParse = (
@@ -181,6 +185,13 @@ export function compileFastPath(spec: FastSpec, state: FastState, hooks: FastHoo
     }
   });
 
+  // utf8 columns: the row's end offset, written once the record is complete.
+  const commit = spec.fields
+    .map((field, f) =>
+      field.kind === K_UTF8 && field.data !== undefined ? `C${f}[row + 1] = U${f}.cursor;` : '',
+    )
+    .join(' ');
+
   const body = `
   'use strict';
   return function fastParse(buf, pos, end, limit, eof) {
@@ -198,6 +209,7 @@ export function compileFastPath(spec: FastSpec, state: FastState, hooks: FastHoo
       const rs = pos;
       rec: {
         ${lines.join('\n        ')}
+        ${commit}
         row++; line++;
         continue;
       }
@@ -236,8 +248,8 @@ export function compileFastPath(spec: FastSpec, state: FastState, hooks: FastHoo
     toF32,
   ];
   spec.fields.forEach((field, f) => {
-    names.push(`C${f}`);
-    values.push(field.data);
+    names.push(`C${f}`, `U${f}`);
+    values.push(field.data, field.target);
   });
   // One function per parser, not one shared factory per schema: V8 specializes a closure on its
   // context (the column arrays become constants); closures sharing one function lose that and

@@ -116,9 +116,14 @@ export class RecordParser {
     const fields = options.fields.map((t) => {
       let k = t.kind;
       if (t.nullFirst && k !== K_SKIP) k = K_GENERIC;
-      if ((t.kind === K_UTF8 && t.measure) || (t.kind === K_CAT && t.data === undefined))
-        k = K_GENERIC;
-      return { kind: k, data: t.data, width: t.width };
+      if (t.kind === K_UTF8) k = t.measure ? K_GENERIC : K_UTF8;
+      if (t.kind === K_CAT && t.data === undefined) k = K_GENERIC;
+      return {
+        kind: k,
+        data: t.kind === K_UTF8 && t.measure ? undefined : t.data,
+        width: t.width,
+        target: t,
+      };
     });
     this.#fast = compileFastPath(
       { delimiter: this.#delim, quote: this.#quote, comment: this.#comment, fields },
@@ -459,6 +464,8 @@ export class RecordParser {
       pos++;
     }
     this.line += countLF(buf, rs, pos);
+    for (const tf of t)
+      if (tf.kind === K_UTF8 && !tf.measure) (tf.data as Int32Array)[row + 1] = tf.cursor;
     this.row = row + 1;
     return pos;
   }

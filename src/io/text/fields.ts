@@ -294,7 +294,9 @@ export function convert(
       if (t.cursor + n > t.bytesEnd) t.overflow = true;
       else (t.bytes as Uint8Array).set(src.subarray(s, e), t.cursor);
       t.cursor += n;
-      (t.data as Int32Array)[row + 1] = t.cursor;
+      // The row's end offset is written when the record is complete (see RecordParser): a bad
+      // record may sit in the last row slot of its part, whose end offset is the first offset
+      // of the next part, written by another thread.
       return true;
     }
     case K_CAT: {
@@ -350,7 +352,6 @@ export function storeNull(t: FieldTarget, row: number): void {
       break;
     }
     case K_UTF8:
-      if (!t.measure) (t.data as Int32Array)[row + 1] = t.cursor;
       break;
     case K_CAT:
       if (t.data !== undefined) (t.data as Int32Array)[row] = -1;
