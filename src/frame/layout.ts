@@ -224,7 +224,11 @@ export function writeLayout(buffer: SharedArrayBuffer, base: number, layout: Fra
   h[F_NCOLS] = n;
   h[F_CAPACITY] = layout.capacity;
   h[F_INDEX] = layout.index;
-  const names = Buffer.from(buffer, base + tableEnd, layout.payloadBytes - tableEnd);
+  // Only the names' bytes: Buffer.write writes nothing into a Buffer of 2^31 bytes or more (Node
+  // 20), so a view reaching to the end of a payload over 2 GiB lost every column name.
+  let namesLength = 0;
+  for (const col of layout.columns) namesLength += Buffer.byteLength(col.name);
+  const names = Buffer.from(buffer, base + tableEnd, namesLength);
   // One view over the whole column table (a view of a SharedArrayBuffer costs ~1 µs).
   const t32 = new Int32Array(buffer, base + kHeaderBytes, (kColumnBytes / 4) * n);
   const t64 = new Float64Array(buffer, base + kHeaderBytes, (kColumnBytes / 8) * n);
