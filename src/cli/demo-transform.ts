@@ -70,10 +70,15 @@ async function startPool(s: TransformSetup): Promise<Pool<typeof Tasks>> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   s.out.line(
     s.out.dim(
-      `  (${s.workers} workers started in ${formatSeconds(performance.now() - t0)}, not timed)`,
+      `  (${plural(s.workers, 'worker')} started in ${formatSeconds(performance.now() - t0)}, not timed)`,
     ),
   );
   return pool;
+}
+
+/** `1 worker`, `2 workers`. */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 const checksum = (d: Float64Array): number => (d[0] as number) + (d[d.length - 1] as number);
@@ -122,7 +127,7 @@ export async function runCloned(s: TransformSetup): Promise<number> {
   const pool = await startPool(s);
   let sum = 0;
   try {
-    await s.rec.run(`cloning pool (${s.workers} workers)`, async () => {
+    await s.rec.run(`cloning pool (${plural(s.workers, 'worker')})`, async () => {
       const items = s.labels.map((label, seed) => ({
         values: plain,
         labels: labelList,
@@ -155,7 +160,7 @@ export async function runShared(s: TransformSetup): Promise<number> {
   const pool = await startPool(s);
   let sum = 0;
   try {
-    await s.rec.run(`shmframe Pool (${s.workers} workers)`, async () => {
+    await s.rec.run(`shmframe Pool (${plural(s.workers, 'worker')})`, async () => {
       const items = s.labels.map((label, seed) => ({
         frame: s.frame,
         values: s.values,

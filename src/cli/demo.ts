@@ -217,6 +217,12 @@ export async function demo(argv: string[]): Promise<number> {
   out.line(
     `  at the end: ${end.objects} objects, ${formatBytes(end.used)} used, ${end.handles} handles pending: ${clean ? 'everything freed, nothing unlinked by hand' : 'LEAKED'}`,
   );
+  if (o.quick)
+    out.line(
+      out.dim(
+        '  (--quick: tasks of a few milliseconds measure start-up more than work; run without --quick for timings)',
+      ),
+    );
   out.line();
   out.line(
     out.dim('Repeated timings against piscina and the Python seed: npm run bench -- seed002'),
@@ -273,7 +279,12 @@ function memoryNote(
     return `descriptors in flight, at most (queue + newest per matcher + one per camera) = ${formatBytes(pipe.bound)}`;
   if (r.name.startsWith('cloning'))
     return `the frame (${formatBytes(frameBytes)}) only: the clones live in each thread's own memory`;
+  // Block sizes are rounded up to 64-byte units and size classes: count results only when they
+  // are large enough for the rounding not to matter.
   const n = Math.max(0, Math.round((r.heapPeak - frameBytes) / resultBytes));
-  const what = `the frame + ${n} result${n === 1 ? '' : 's'} of ${formatBytes(resultBytes)}`;
+  const what =
+    resultBytes < 2 ** 20
+      ? 'the frame and the results alive at once'
+      : `the frame + ${n} result${n === 1 ? '' : 's'} of ${formatBytes(resultBytes)}`;
   return r.name.startsWith('sequential') ? what : `${what} (imap: 2 in flight per worker)`;
 }
