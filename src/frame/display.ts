@@ -44,7 +44,10 @@ function formatValue(v: unknown): string {
  * A float column's cells, pandas-style: one number of decimals for the whole column (enough for
  * every value, at most 6), or scientific notation when magnitudes are very large or small.
  */
-function formatFloats(values: readonly unknown[]): string[] {
+function formatFloats(raw: readonly unknown[], single: boolean): string[] {
+  // f4 values are shown by their shortest float32 form (57.78, as numpy does), not by the
+  // digits of the float64 they widen to (57.779998779296875).
+  const values = single ? raw.map((v) => (typeof v === 'number' ? shortestSingle(v) : v)) : raw;
   const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   const scientific = finite.some((v) => Math.abs(v) >= 1e15 || (v !== 0 && Math.abs(v) < 1e-4));
   let decimals = 1;
@@ -60,6 +63,16 @@ function formatFloats(values: readonly unknown[]): string[] {
     if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
     return scientific ? v.toExponential(4) : v.toFixed(decimals);
   });
+}
+
+/** The shortest decimal that reads back as the same float32. */
+function shortestSingle(v: number): number {
+  if (!Number.isFinite(v) || v === 0) return v;
+  for (let p = 1; p < 9; p++) {
+    const d = Number(v.toPrecision(p));
+    if (Math.fround(d) === v) return d;
+  }
+  return v;
 }
 
 function clip(s: string, max: number): string {
@@ -93,7 +106,7 @@ export function formatTable(source: TableSource, options: DisplayOptions = {}): 
     if (col !== undefined) return col;
     const dtype = source.dtypes[c] as string;
     const raw = rowIds.map((r) => (r < 0 ? undefined : source.cell(r, c)));
-    const text = dtype.startsWith('<f') ? formatFloats(raw) : raw.map(formatValue);
+    const text = dtype.startsWith('<f') ? formatFloats(raw, dtype === '<f4') : raw.map(formatValue);
     const cells = rowIds.map((r, k) => (r < 0 ? '...' : clip(text[k] as string, maxCell)));
     const head = clip(source.names[c] as string, maxCell);
     const w = Math.max(head.length, dtype.length, ...cells.map((t) => t.length));

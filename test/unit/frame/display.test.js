@@ -83,3 +83,15 @@ test('special values: inf, NaN, NaT-free dates, long and multi-line text, big in
     f.close();
   });
 });
+
+test('f4 columns show their shortest float32 digits, as numpy does', async () => {
+  await withHeap((heap) => {
+    const f = SharedFrame.from({ pct: new Float32Array([57.78, 0.1, 1234.5678]) }, { heap });
+    const text = f.toString();
+    assert.match(text, / 57\.7800\n/);
+    assert.match(text, / 0\.1000\n/);
+    assert.match(text, / 1234\.5677\n/);
+    assert.doesNotMatch(text, /57\.779999/);
+    f.close();
+  });
+});
