@@ -103,7 +103,7 @@ async function runNode({ cameras, matchers, capacity, frames, rows, cols, captur
   clearInterval(sampler);
   const peak = peakRss();
   heapPages = Math.max(heapPages, heapResident(heap)); // pages once touched stay resident
-  q.release();
+  q.detach();
   const left = heap.stats();
   if (left.objects !== 0) throw new Error(`${left.objects} objects left in the heap after the run`);
   const out = {

@@ -96,7 +96,7 @@ await runCase('queue-throughput', async ({ quick, repeats, result, log }) => {
   result.note(`load average at start ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
   worker.postMessage({ kind: 'exit' });
   await once(worker, 'exit');
-  q.release();
+  q.detach();
 
   const rate = (name) => toRate(summarize(samples[name]), n);
   const portRate = rate('port');

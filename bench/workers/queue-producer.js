@@ -21,7 +21,7 @@ parentPort.on('message', async ({ kind, n }) => {
   } else if (kind === 'port') {
     for (let i = 0; i < n; i++) parentPort.postMessage(i);
   } else if (kind === 'exit') {
-    q.release();
+    q.detach();
     parentPort.close();
     return;
   }

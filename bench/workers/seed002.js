@@ -41,7 +41,7 @@ if (role === 'camera') {
       objects.close();
     }
   }
-  q.release();
+  q.detach();
   parentPort.postMessage({ produced: frames - skipped, skipped });
 } else {
   const newest = new Array(cameras).fill(null);
@@ -73,6 +73,6 @@ if (role === 'camera') {
     }
   }
   for (const o of newest) o?.close();
-  q.release();
+  q.detach();
   parentPort.postMessage({ received, matchEvents, pairs, matches });
 }

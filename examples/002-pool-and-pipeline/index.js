@@ -84,7 +84,7 @@ console.log(
   `peak heap use ${(peak / MiB).toFixed(1)} MiB, bounded by (queue + newest per matcher + one per camera) ` +
     `x frame = ${(bound / MiB).toFixed(1)} MiB`,
 );
-q.release(); // drop this thread's reference: the queue is freed
+q.detach(); // drop this thread's reference: the queue is freed
 
 const end = heap.stats();
 const clean =

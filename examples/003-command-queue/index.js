@@ -46,7 +46,7 @@ await q.join();
 await Promise.all(exited);
 
 for (const o of [arr, counters, lock]) o.close();
-q.release();
+q.detach();
 const end = heap.stats();
 const clean =
   end.objects === start.objects && end.used === start.used && end.handles === start.handles;

@@ -29,4 +29,4 @@ for (;;) {
 }
 console.log(`worker ${threadId} done`);
 for (const o of [arr, counters, lock]) o.close();
-q.release(); // a queue's close() would close it for everyone; release() drops our reference
+q.detach(); // a queue's close() would close it for everyone; detach() drops our reference

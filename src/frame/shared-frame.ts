@@ -535,6 +535,15 @@ export class SharedFrame {
     this.#ref.release();
   }
 
+  /**
+   * The same as {@link close}: drops this thread's reference. Every shared class has
+   * `detach()`, the counterpart of `attach()` (on a SharedQueue, where `close()` closes the
+   * queue for everyone, it is the only way to drop a reference).
+   */
+  detach(): void {
+    this.close();
+  }
+
   [Symbol.dispose](): void {
     this.close();
   }

@@ -55,7 +55,7 @@ export interface QueueAsyncOptions extends QueueWaitOptions {
  * - Blocking `put` / `get` (for workers; on the main thread they block the event loop), `tryPut`
  *   / `tryGet` that never wait, and `putAsync` / `getAsync` / `for await` that never block.
  * - `close()` closes the queue *for every thread*: puts fail with SHMFRAME_ERR_QUEUE_CLOSED,
- *   consumers take what is left and then end. `release()` (or `using`) only drops this thread's
+ *   consumers take what is left and then end. `detach()` (or `using`) only drops this thread's
  *   reference; the last reference frees the queue and releases the objects of items never taken.
  *
  * @example
@@ -409,8 +409,8 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
     return this.#engine.unfinished;
   }
 
-  /** Whether this object's reference was dropped with `release()`. */
-  get released(): boolean {
+  /** Whether this object's reference was dropped with `detach()`. */
+  get detached(): boolean {
     return this.#ref.released;
   }
 
@@ -424,7 +424,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
    * Closes the queue for every thread (idempotent): puts fail with SHMFRAME_ERR_QUEUE_CLOSED from
    * now on, every blocked producer wakes with that error, and consumers take the items left and
    * then end (`for await` finishes, `get` throws SHMFRAME_ERR_QUEUE_CLOSED). This thread keeps
-   * its reference: call `release()` to drop it.
+   * its reference: call `detach()` to drop it.
    */
   close(): void {
     this.#check();
@@ -434,14 +434,15 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
   /**
    * Drops this thread's reference (idempotent); the queue stays open for the others. The last
    * reference, in any thread, frees the queue and releases the objects of the items never taken.
+   * (Every shared class has `detach()`; on a queue it is not `close()`, which closes the queue.)
    */
-  release(): void {
+  detach(): void {
     this.#ref.release();
   }
 
-  /** `using q = SharedQueue.attach(h)`: releases this thread's reference (does not close). */
+  /** `using q = SharedQueue.attach(h)`: detaches this thread's reference (does not close). */
   [Symbol.dispose](): void {
-    this.release();
+    this.detach();
   }
 
   /**
@@ -466,7 +467,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
   }
 
   toString(): string {
-    if (this.released) return 'SharedQueue(released)';
+    if (this.detached) return 'SharedQueue(detached)';
     const e = this.#engine;
     return `SharedQueue(${e.size}/${e.capacity}${e.closed ? ', closed' : ''})`;
   }

@@ -31,7 +31,7 @@ test('seed 002 producer-consumer: pool tasks put shared frames in a bounded queu
       assert.equal(seen.size, 36);
       assert.equal(queue.closed, true);
     } finally {
-      queue.release();
+      queue.detach();
       await pool.close();
     }
   });
@@ -72,7 +72,7 @@ test('a queue argument is released, not closed, when its task settles; a returne
       assert.equal(f.heap, heap);
       f.close();
     } finally {
-      queue.release();
+      queue.detach();
       await pool.close();
     }
   });

@@ -51,7 +51,7 @@ async function moveItems(
   );
   for (const r of results) assert.ok(r.orderOk, 'a consumer saw a producer out of order');
   assert.equal(q.size, 0);
-  q.release();
+  q.detach();
   return results;
 }
 
@@ -103,8 +103,8 @@ test('close() wakes every blocked consumer and producer, sync and async, in othe
       assert.deepEqual(await result, { code: 'SHMFRAME_ERR_QUEUE_CLOSED' });
     }
     assert.equal(full.get(), 'occupies the only slot', 'consumers still drain after close');
-    empty.release();
-    full.release();
+    empty.detach();
+    full.detach();
   }));
 
 test('SharedArrays put by a worker arrive with their data; the heap returns to its start', () =>
@@ -120,7 +120,7 @@ test('SharedArrays put by a worker arrive with their data; the heap returns to i
       a.close();
     }
     await p.result;
-    q.release();
+    q.detach();
   }));
 
 test('items left in the queue are released when the last holder, a worker, drops it', () =>
@@ -130,7 +130,7 @@ test('items left in the queue are released when the last holder, a worker, drops
     const flags = new Int32Array(sig);
     const w = run(heap, 'lastHolder', { q: q.handle, count: 5, signal: sig });
     await until(flags, 0, 1); // all 5 put, each holding a SharedArray the worker closed
-    q.release(); // the worker now holds the last reference
+    q.detach(); // the worker now holds the last reference
     Atomics.store(flags, 1, 1);
     Atomics.notify(flags, 1);
     assert.deepEqual(await w.result, { put: 5, size: 5 });
@@ -151,7 +151,7 @@ test('a consumer that was terminated holding the consumer mutex is repaired', ()
     await worker.terminate(); // heap.watch releases the thread: the queue repairs its mutex
     assert.equal(await got, 'a');
     assert.equal(q.get(), 'b');
-    q.release();
+    q.detach();
   }));
 
 test('a producer that was terminated holding the producer mutex is repaired', () =>
@@ -165,7 +165,7 @@ test('a producer that was terminated holding the producer mutex is repaired', ()
     await worker.terminate();
     await put;
     assert.equal(q.get(), 'after the repair');
-    q.release();
+    q.detach();
   }));
 
 test('a put left half-committed by a terminated producer is published by the repair', () =>
@@ -187,7 +187,7 @@ test('a put left half-committed by a terminated producer is published by the rep
     assert.equal(q.unfinished, 2);
     q.taskDone();
     q.taskDone();
-    q.release();
+    q.detach();
   }));
 
 test('a get left half-committed by a terminated consumer is undone: the item and its array survive', () =>
@@ -210,7 +210,7 @@ test('a get left half-committed by a terminated consumer is undone: the item and
     assert.deepEqual(back.toArray(), [7, 8, 9]);
     back.close();
     assert.equal(q.size, 0);
-    q.release();
+    q.detach();
   }));
 
 test('a worker can attach a queue received inside a queue item and answer on it', () =>
@@ -224,6 +224,6 @@ test('a worker can attach a queue received inside a queue item and answer on it'
     const answer = await replies.getAsync();
     assert.deepEqual(answer, { sum: 6 });
     await w.result;
-    jobs.release();
-    replies.release();
+    jobs.detach();
+    replies.detach();
   }));

@@ -31,7 +31,7 @@ test('seed 002 producer-consumer: 5 cameras, 2 matchers, a bounded queue, nothin
       for (const r of seen)
         assert.ok(r.checksumOk, 'a matcher read descriptors the camera did not write');
       assert.ok(seen.reduce((s, r) => s + r.matchedFrames, 0) >= 1);
-      q.release();
+      q.detach();
     },
     { size: '64M' },
   ));
@@ -59,7 +59,7 @@ test('seed 002 with a slow matcher: full queue, puts time out and frames are ski
       'the queue and the 2 frames in it: skipped frames were freed',
     );
     q.close();
-    q.release(); // frames never taken are freed with the queue
+    q.detach(); // frames never taken are freed with the queue
   }));
 
 test('seed 003: JoinableQueue command loop, a worker writing a shared array under a lock', () =>
@@ -84,5 +84,5 @@ test('seed 003: JoinableQueue command loop, a worker writing a shared array unde
     await q.join();
     arr.close();
     lock.close();
-    q.release();
+    q.detach();
   }));

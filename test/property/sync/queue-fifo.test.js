@@ -56,7 +56,7 @@ test('lockstep schedules across two threads match a bounded FIFO model', async (
               w.postMessage({ op: 'release' });
               await r;
             }
-            q.release();
+            q.detach();
           }
           async function runSchedule() {
             const unblock = async (t) => {
@@ -168,7 +168,7 @@ test('free-running concurrent operations: exactly once, in order per producer, n
         }
       }
       for (const r of results) assert.ok(r.maxSize <= capacity);
-      q.release();
+      q.detach();
     }),
     { numRuns: 20, interruptAfterTimeLimit: kTimeLimit },
   );

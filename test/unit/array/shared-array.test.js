@@ -352,3 +352,18 @@ test('using disposes the array; isSharedArray works on any copy', async () => {
     assert.ok(a.closed);
   });
 });
+
+test('detach() drops the reference like close(), on every shared class', async () => {
+  const { SharedFrame, SharedLock, SharedQueue } = await import('shmframe');
+  await withHeap((heap) => {
+    const objects = [
+      SharedArray.zeros([2], 'f8', { heap }),
+      SharedFrame.create({ x: 'f8' }, { capacity: 2, heap }),
+      SharedLock.create({ heap }),
+      SharedQueue.create({ capacity: 2, heap }),
+    ];
+    assert.equal(heap.stats().objects, 4);
+    for (const o of objects) o.detach();
+    assert.equal(heap.stats().objects, 0);
+  });
+});

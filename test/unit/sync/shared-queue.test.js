@@ -32,7 +32,7 @@ test('primitives round-trip in FIFO order with their exact values', () =>
     for (const it of items) assert.deepEqual(q.get(), it);
     assert.ok(Object.is(items[1], -0));
     assert.equal(q.size, 0);
-    q.release();
+    q.detach();
   }));
 
 test('tryPut / tryGet never wait: false when full, undefined when empty', () =>
@@ -46,7 +46,7 @@ test('tryPut / tryGet never wait: false when full, undefined when empty', () =>
     assert.equal(q.tryGet(), 'a');
     assert.equal(q.tryPut('c'), true);
     assert.deepEqual([q.tryGet(), q.tryGet(), q.tryGet()], ['b', 'c', undefined]);
-    q.release();
+    q.detach();
   }));
 
 test('the ring wraps many times, also with capacity 1', () =>
@@ -61,7 +61,7 @@ test('the ring wraps many times, also with capacity 1', () =>
         const take = 1 + (round % capacity);
         for (let k = 0; k < take; k++) assert.equal(q.get(), expected++);
       }
-      q.release();
+      q.detach();
     }
   }));
 
@@ -73,7 +73,7 @@ test('undefined, functions and symbols are refused with INVALID_ARG and change n
     assert.throws(() => q.put({ f: Symbol('x') }), code('SHMFRAME_ERR_INVALID_ARG'));
     assert.throws(() => q.tryPut(undefined), code('SHMFRAME_ERR_INVALID_ARG'));
     assert.equal(q.size, 0);
-    q.release();
+    q.detach();
   }));
 
 test('an item beyond maxItemBytes is refused naming both sizes; the queue is unchanged', () =>
@@ -101,7 +101,7 @@ test('an item beyond maxItemBytes is refused naming both sizes; the queue is unc
     assert.equal(q.get(), '€'.repeat(21));
     assert.equal(heap.stats().handles, 0, 'the refused item left no handle behind');
     a.close();
-    q.release();
+    q.detach();
   }));
 
 test('options are validated with clear messages', () =>
@@ -125,7 +125,7 @@ test('options are validated with clear messages', () =>
     assert.throws(() => q.get({ timeout: -1 }), /`timeout` to be a non-negative number/);
     assert.throws(() => q.put(1, 5), /Expected options to be an object/);
     assert.rejects(q.getAsync({ signal: 'no' }), /AbortSignal/);
-    q.release();
+    q.detach();
   }));
 
 test('get and put time out with their codes, after about the timeout', () =>
@@ -147,7 +147,7 @@ test('get and put time out with their codes, after about the timeout', () =>
     waited = performance.now() - t0;
     assert.ok(waited >= 39, `getAsync returned after ${waited} ms`);
     assert.throws(() => q.get({ timeout: 0 }), code('SHMFRAME_ERR_QUEUE_EMPTY'));
-    q.release();
+    q.detach();
   }));
 
 test('a signal aborts a waiting getAsync / putAsync / join, and the queue is unchanged', () =>
@@ -184,7 +184,7 @@ test('a signal aborts a waiting getAsync / putAsync / join, and the queue is unc
     q.put('for the live one');
     assert.equal(await live, 'for the live one');
     a.close();
-    q.release();
+    q.detach();
   }));
 
 test('async waits keep the process alive until an item arrives', async () => {
@@ -222,7 +222,7 @@ test('close(): puts fail, consumers drain and then end; close is idempotent', ()
     assert.throws(() => q.get({ timeout: 10 }), code('SHMFRAME_ERR_QUEUE_CLOSED'));
     await assert.rejects(q.getAsync(), code('SHMFRAME_ERR_QUEUE_CLOSED'));
     assert.equal(q.tryGet(), undefined);
-    q.release();
+    q.detach();
   }));
 
 test('close() wakes a pending getAsync and putAsync in this thread', () =>
@@ -231,13 +231,13 @@ test('close() wakes a pending getAsync and putAsync in this thread', () =>
     const get = q.getAsync();
     setImmediate(() => q.close());
     await assert.rejects(get, code('SHMFRAME_ERR_QUEUE_CLOSED'));
-    q.release();
+    q.detach();
     const q2 = SharedQueue.create({ capacity: 1, heap });
     q2.put(0);
     const put = q2.putAsync(1);
     setImmediate(() => q2.close());
     await assert.rejects(put, code('SHMFRAME_ERR_QUEUE_CLOSED'));
-    q2.release();
+    q2.detach();
   }));
 
 test('breaking out of for-await neither closes the queue nor loses an item', () =>
@@ -250,7 +250,7 @@ test('breaking out of for-await neither closes the queue nor loses an item', () 
     }
     assert.equal(q.closed, false);
     assert.deepEqual([q.get(), q.get()], [2, 3]);
-    q.release();
+    q.detach();
   }));
 
 test('release() drops only this reference: the queue stays open for other holders', () =>
@@ -258,9 +258,9 @@ test('release() drops only this reference: the queue stays open for other holder
     const q = SharedQueue.create({ capacity: 2, heap });
     const other = SharedQueue.attach(q.handle); // a second holder (as another thread would be)
     q.put('x');
-    q.release();
-    q.release(); // idempotent
-    assert.equal(q.released, true);
+    q.detach();
+    q.detach(); // idempotent
+    assert.equal(q.detached, true);
     assert.throws(() => q.put('y'), code('SHMFRAME_ERR_CLOSED'));
     assert.throws(() => q.size, code('SHMFRAME_ERR_CLOSED'));
     assert.equal(other.closed, false);
@@ -294,7 +294,7 @@ test('taskDone / join: join resolves only after the last taskDone; extra taskDon
     q.get();
     q.taskDone();
     q.joinSync();
-    q.release();
+    q.detach();
   }));
 
 test('shared objects travel by handle, in nested arrays, objects, Maps and Sets, keeping identity', () =>
@@ -342,7 +342,7 @@ test('shared objects travel by handle, in nested arrays, objects, Maps and Sets,
     assert.deepEqual(view.toArray(), [[4, 5, 6]]);
     assert.equal(heap.stats().handles, 0);
     for (const o of [a, b, lock, a1, a2, b2, lock2, view]) o.close();
-    q.release();
+    q.detach();
   }));
 
 test('items never taken release their shared objects when the last queue reference goes', () =>
@@ -361,7 +361,7 @@ test('items never taken release their shared objects when the last queue referen
     assert.equal(first.a.get(0), 0);
     first.a.close();
     q.close();
-    q.release(); // 4 items never taken
+    q.detach(); // 4 items never taken
   }));
 
 test('an item whose heap this thread does not know stays in the queue', async () => {
@@ -378,7 +378,7 @@ test('an item whose heap this thread does not know stays in the queue', async ()
       const a = SharedArray.zeros([3], 'f8', { heap: own });
       q.put(a);
       a.close();
-      q.release();
+      q.detach();
       parentPort.postMessage('done');
       parentPort.once('message', () => process.exit(0));
     `,
@@ -397,7 +397,7 @@ test('an item whose heap this thread does not know stays in the queue', async ()
     assert.equal(q.size, 1);
     w.postMessage('exit');
     await once(w, 'exit');
-    q.release(); // the worker's heap is unreachable here: a warning, no crash
+    q.detach(); // the worker's heap is unreachable here: a warning, no crash
   });
 });
 
@@ -410,8 +410,8 @@ test('toString and inspection', () =>
     assert.equal(String(q), 'SharedQueue(1/3, closed)');
     assert.ok(SharedQueue.isSharedQueue(q));
     assert.equal(SharedQueue.isSharedQueue({}), false);
-    q.release();
-    assert.equal(String(q), 'SharedQueue(released)');
+    q.detach();
+    assert.equal(String(q), 'SharedQueue(detached)');
   }));
 
 test('a queue can travel inside another queue', () =>
@@ -422,15 +422,15 @@ test('a queue can travel inside another queue', () =>
     outer.put({ reply: inner });
     const { reply } = outer.get();
     assert.equal(reply.get(), 'inside');
-    reply.release();
-    inner.release();
-    outer.release();
+    reply.detach();
+    inner.detach();
+    outer.detach();
   }));
 
 test('the default heap is used when none is given', () => {
   const q = SharedQueue.create({ capacity: 1 });
   assert.equal(q.heap, Heap.default());
-  q.release();
+  q.detach();
 });
 
 test('putMany / getMany move batches in order, wrap the ring, and respect max', () =>
@@ -451,7 +451,7 @@ test('putMany / getMany move batches in order, wrap the ring, and respect max', 
     assert.throws(() => q.getMany(0), /`max`/);
     assert.throws(() => q.putMany(5), /to be an array/);
     assert.throws(() => q.getMany(2, { timeout: 10 }), code('SHMFRAME_ERR_QUEUE_EMPTY'));
-    q.release();
+    q.detach();
   }));
 
 test('putMany: a bad item puts nothing; a timeout or close says how many were put', () =>
@@ -485,7 +485,7 @@ test('putMany: a bad item puts nothing; a timeout or close says how many were pu
     );
     assert.throws(() => q.getMany(3), code('SHMFRAME_ERR_QUEUE_CLOSED'));
     a.close();
-    q.release();
+    q.detach();
   }));
 
 test('getManyAsync waits without blocking, aborts and times out with codes', () =>
@@ -502,5 +502,5 @@ test('getManyAsync waits without blocking, aborts and times out with codes', () 
     await assert.rejects(q.getManyAsync(-1), /`max`/);
     q.close();
     await assert.rejects(q.getManyAsync(4), code('SHMFRAME_ERR_QUEUE_CLOSED'));
-    q.release();
+    q.detach();
   }));
