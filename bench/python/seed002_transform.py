@@ -2,8 +2,8 @@
 """Seed 002, part 1: the row transform, exactly as the seed writes it.
 
 A rows x cols pandas frame of random floats; `do_work` builds a random matrix of the frame's
-size, takes its mean across rows and returns the outer product with one row (a rows x cols
-result per task). Three ways, each timed:
+size, takes its mean across rows and returns the outer product with one row (a cols x cols
+result per task, although the seed's text says it has the frame's size). Three ways, each timed:
 
   sequential  for each task: do_work((df, df.index[i]))
   naive       mp.Pool().imap(do_work, ((df, idx) ...)): the frame is pickled into every task
