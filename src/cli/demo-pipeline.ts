@@ -104,6 +104,6 @@ export async function runPipeline(
     bar?.stop();
     handled.close();
     await pool.close();
-    q.release();
+    q.detach();
   }
 }
