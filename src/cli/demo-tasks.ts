@@ -15,12 +15,6 @@ import type { SharedFrame } from '../frame/shared-frame.js';
 import type { SharedQueue } from '../sync/shared-queue.js';
 
 /**
- * Does nothing: the demo runs it once per worker so that timings start with every worker up.
- * @example await pool.map('ready', [null, null])
- */
-export function ready(): void {}
-
-/**
  * Fills `out` with uniform doubles in [0, 1) of 53 random bits each (like numpy's `random()`),
  * from xoshiro128** seeded with `seed`: the same numbers on every thread, and 4-8x faster than
  * `Math.random` here (measured by bench/workers/pool-tasks.js, which uses the same generator).

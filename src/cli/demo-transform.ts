@@ -62,12 +62,7 @@ export function buildFrame(
 async function startPool(s: TransformSetup): Promise<Pool<typeof Tasks>> {
   const t0 = performance.now();
   const pool = new Pool<typeof Tasks>({ module: s.module, workers: s.workers, heap: s.heap });
-  await pool.map(
-    'ready',
-    Array.from({ length: s.workers }, () => null),
-  );
-  while (pool.stats().workers.some((w) => w.state === 'starting'))
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  await pool.ready();
   s.out.line(
     s.out.dim(
       `  (${plural(s.workers, 'worker')} started in ${formatSeconds(performance.now() - t0)}, not timed)`,

@@ -93,6 +93,8 @@ export class PoolEngine implements SlotEvents {
   #onDrained: (() => void) | null = null;
   #closePromise: Promise<void> | null = null;
   #destroyPromise: Promise<void> | null = null;
+  /** Callers of ready() waiting for every worker to load the task module. */
+  #readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
   constructor(opts: EngineOptions) {
     this.#opts = opts;
@@ -104,6 +106,33 @@ export class PoolEngine implements SlotEvents {
   }
 
   // ---------------------------------------------------------------- used by Pool and streams
+
+  /**
+   * Resolves once every worker has started and loaded the task module (restarting workers that
+   * stopped when idle); rejects if the module cannot be loaded or the pool closes first.
+   */
+  ready(): Promise<void> {
+    if (this.#state !== kOpen) {
+      return Promise.reject(new ClosedError('This Pool is closed: its workers will not start'));
+    }
+    for (const slot of this.#slots) if (slot.state === 'stopped') this.#spawn(slot);
+    if (this.#slots.every((s) => s.state === 'ready')) return Promise.resolve();
+    const waiting = new Promise<void>((resolve, reject) =>
+      this.#readyWaiters.push({ resolve, reject }),
+    );
+    this.#refreshRefs(); // starting workers keep the process alive while someone waits
+    return waiting;
+  }
+
+  #settleReady(error?: Error): void {
+    if (this.#readyWaiters.length === 0) return;
+    if (error === undefined && !this.#slots.every((s) => s.state === 'ready')) return;
+    for (const w of this.#readyWaiters.splice(0)) {
+      if (error === undefined) w.resolve();
+      else w.reject(error);
+    }
+    this.#refreshRefs();
+  }
 
   /** Accepting new calls (false once close() or destroy() was called). */
   get open(): boolean {
@@ -236,7 +265,7 @@ export class PoolEngine implements SlotEvents {
     slot.setRef(
       slot.tasks.length > 0 ||
         this.#state !== kOpen ||
-        (slot.state === 'starting' && this.#queue.size > 0),
+        (slot.state === 'starting' && (this.#queue.size > 0 || this.#readyWaiters.length > 0)),
     );
   }
 
@@ -258,6 +287,7 @@ export class PoolEngine implements SlotEvents {
   }
 
   #shutdown(graceful: boolean): Promise<void> {
+    this.#settleReady(new ClosedError('The Pool was closed before its workers were ready'));
     const exits: Array<Promise<void>> = [];
     for (const slot of this.#slots) {
       if (slot.worker === null) continue;
@@ -462,6 +492,7 @@ export class PoolEngine implements SlotEvents {
         slot.becameReady(now);
         this.#nextHead(slot, now);
         this.#dispatch();
+        this.#settleReady();
         break;
       }
       case kInitError:
@@ -579,6 +610,7 @@ export class PoolEngine implements SlotEvents {
       releaseHandles(t.handles);
       this.#fail(t, error);
     }
+    this.#settleReady(error);
     this.#checkDrained();
   }
 

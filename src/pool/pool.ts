@@ -346,6 +346,19 @@ export class Pool<T extends TaskModule = TaskModule> {
   }
 
   /**
+   * Resolves once every worker has started and loaded the task module, so that what you time
+   * next is the work and not the start-up (tasks never need it: they wait for a worker anyway).
+   * Rejects with the module's load error, or with SHMFRAME_ERR_CLOSED if the pool closes first.
+   * @example
+   * const pool = new Pool({ module: new URL('./tasks.js', import.meta.url) });
+   * await pool.ready();
+   * const t = performance.now(); await pool.map('work', items); // no start-up in this figure
+   */
+  ready(): Promise<void> {
+    return this.#engine.ready();
+  }
+
+  /**
    * Finishes every task and running `map`/`imap`, then stops the workers. Calls made after it
    * fail with SHMFRAME_ERR_CLOSED. Idempotent: returns the same promise every time.
    */

@@ -41,11 +41,16 @@ export type TaskFunction = (args: any, ctx: TaskContext) => unknown;
  */
 export type TaskModule = { [name: string]: unknown };
 
-/** Names of the function exports of a task module. */
-export type TaskName<T extends TaskModule> = {
-  [K in keyof T]: T[K] extends TaskFunction ? K : never;
-}[keyof T] &
-  string;
+/**
+ * Names of the function exports of a task module; any string when the module's type is not
+ * given (`new Pool({ module })` without a type argument).
+ */
+export type TaskName<T extends TaskModule> = string extends keyof T
+  ? string
+  : {
+      [K in keyof T]: T[K] extends TaskFunction ? K : never;
+    }[keyof T] &
+      string;
 
 /** The first parameter of task `K`. */
 export type TaskArgs<T extends TaskModule, K extends keyof T> = T[K] extends (

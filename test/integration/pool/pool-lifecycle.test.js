@@ -186,3 +186,61 @@ test('progress: true prints nothing when stderr is not a terminal; the callback 
     }
   });
 });
+
+test('ready() resolves once every worker loaded the module, and after idle stops too', async () => {
+  await withHeap(async (heap) => {
+    const pool = new Pool({ module: kTasks, workers: 2, heap, idleTimeout: 50 });
+    try {
+      await pool.ready();
+      assert.deepEqual(
+        pool.stats().workers.map((w) => w.state),
+        ['idle', 'idle'],
+      );
+      await pool.ready(); // already ready: resolves at once
+      while (!pool.stats().workers.every((w) => w.state === 'stopped')) {
+        await new Promise((r) => setTimeout(r, 20)); // idleTimeout stops both workers
+      }
+      await pool.ready(); // restarts them
+      assert.ok(pool.stats().workers.every((w) => w.state === 'idle'));
+      assert.equal(await pool.run('add', { a: 2, b: 3 }), 5);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+test('ready() rejects with the load error of a broken module, and with SHMFRAME_ERR_CLOSED on a closed pool', async () => {
+  await withHeap(async (heap) => {
+    const broken = new Pool({
+      module: 'data:text/javascript,throw new Error("cannot load")',
+      workers: 1,
+      heap,
+    });
+    await assert.rejects(broken.ready(), {
+      code: 'SHMFRAME_ERR_INVALID_ARG',
+      message: /cannot load/,
+    });
+    await broken.close();
+    const pool = new Pool({ module: kTasks, workers: 1, heap });
+    const waiting = pool.ready();
+    const closing = pool.destroy();
+    await assert.rejects(waiting, { code: 'SHMFRAME_ERR_CLOSED' });
+    await closing;
+    await assert.rejects(pool.ready(), { code: 'SHMFRAME_ERR_CLOSED' });
+  });
+});
+
+test('a process that only awaits ready() stays alive until the workers are ready', () => {
+  const script = `import { Pool } from 'shmframe';
+    const pool = new Pool({ module: ${JSON.stringify(kTasks.href)}, workers: 2 });
+    await pool.ready();
+    console.log('ready', pool.stats().workers.map((w) => w.state).join(','));
+    await pool.close();`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: kRoot,
+    encoding: 'utf8',
+    env: { ...process.env, SHMFRAME_HEAP_SIZE: '256M' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^ready idle,idle$/m);
+});
