@@ -48,7 +48,19 @@ export function openFrame(frame: SharedFrame): FrameAccess {
 
 /** Sets rows [start, start + n) valid (edge words atomically, as writers share them). */
 export function setValidRange(c: Col, start: number, n: number): void {
-  if (n > 0) writeValidity(c, start, n, undefined);
+  if (n <= 0) return;
+  // Whole bytes with one fill (a 4M-row frame's bitmaps took 85 ms word by word); the partial
+  // bytes at the ends atomically, as writers of neighbouring rows may share them.
+  const end = start + n;
+  const b0 = Math.ceil(start / 8);
+  const b1 = Math.floor(end / 8);
+  if (b1 <= b0) {
+    writeValidity(c, start, n, undefined);
+    return;
+  }
+  if (start < b0 * 8) writeValidity(c, start, b0 * 8 - start, undefined);
+  c.valid8.fill(0xff, b0, b1);
+  if (end > b1 * 8) writeValidity(c, b1 * 8, end - b1 * 8, undefined);
 }
 
 /** Clears the validity of rows [start, start + n). */

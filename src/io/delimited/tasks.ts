@@ -201,7 +201,6 @@ function parserFor(
     a.nullValues,
     a.onBadLine,
     a.maxSamples,
-    a.file,
   ]);
   const hit = parsers.get(key);
   if (hit !== undefined) return hit;
@@ -248,7 +247,7 @@ export function parseRangeTask(a: ParseArgs): ParseResult {
   try {
     const entry = parserFor(a, access);
     parser = entry.parser;
-    parser.reset(a.rowStart, a.rowEnd, a.line);
+    parser.reset(a.rowStart, a.rowEnd, a.line, a.file);
     for (const t of entry.targets) {
       const c = a.fieldColumns[entry.targets.indexOf(t)] as number;
       if (c < 0 || t.kind !== K_UTF8) continue;

@@ -71,6 +71,8 @@ const TAB = 9;
 
 export class RecordParser {
   readonly #o: ParserOptions;
+  /** File name in messages (a parser may parse parts of several files of one layout). */
+  #file: string;
   readonly #nf: number;
   readonly #fast: FastParse;
   #rowStart: number;
@@ -103,6 +105,7 @@ export class RecordParser {
 
   constructor(options: ParserOptions, rowStart: number, rowEnd: number, line: number) {
     this.#o = options;
+    this.#file = options.file;
     this.#t = options.fields;
     this.#nf = options.fields.length;
     this.#delim = options.delimiter;
@@ -151,7 +154,8 @@ export class RecordParser {
    * several): the compiled fast path and its warm JIT state are kept. Targets' utf8 cursors
    * must be set by the caller.
    */
-  reset(rowStart: number, rowEnd: number, line: number): void {
+  reset(rowStart: number, rowEnd: number, line: number, file = this.#file): void {
+    this.#file = file;
     this.#rowStart = rowStart;
     this.row = rowStart;
     this.rowEnd = rowEnd;
@@ -240,14 +244,14 @@ export class RecordParser {
     for (const t of this.#t) {
       if (t.overflow)
         throw new CorruptError(
-          `${this.#o.file}: column ${JSON.stringify(t.name)} holds more text than was measured before parsing: did the file change while loading?`,
+          `${this.#file}: column ${JSON.stringify(t.name)} holds more text than was measured before parsing: did the file change while loading?`,
         );
     }
   }
 
   #overflow(): never {
     throw new CorruptError(
-      `${this.#o.file}:${this.line}: more records than were counted for this part of the file: did the file change while loading?`,
+      `${this.#file}:${this.line}: more records than were counted for this part of the file: did the file change while loading?`,
     );
   }
 
@@ -493,7 +497,7 @@ export class RecordParser {
     const line = this.line + countLF(buf, rs, at);
     const column = columnOf(buf, this.#regionStart, at);
     const t = f >= 0 ? this.#t[f] : undefined;
-    const where = `${this.#o.file}:${line}:${column}`;
+    const where = `${this.#file}:${line}:${column}`;
     let message: string;
     if (f === -1) message = `${where}: expected ${expected}, got ${got}: the line ends early`;
     else if (f === -2)
@@ -504,7 +508,7 @@ export class RecordParser {
     if (!this.#skip) {
       throw new ParseError(message, {
         details: {
-          file: this.#o.file,
+          file: this.#file,
           line,
           column,
           field: text,
@@ -516,7 +520,7 @@ export class RecordParser {
     }
     this.badLines++;
     if (this.samples.length < (this.#o.maxSamples ?? 20))
-      this.samples.push({ file: this.#o.file, line, column, message });
+      this.samples.push({ file: this.#file, line, column, message });
     // Undo: the row will be rewritten by the next record; restore validity and utf8 cursors.
     const row = this.row;
     for (const tf of this.#t) restoreValid(tf, row);
