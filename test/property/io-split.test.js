@@ -92,3 +92,47 @@ test('a file split at every line start (and every byte) loads like one piece', a
     t.cleanup();
   }
 });
+
+test('the same with 2 worker threads: every line start a part boundary, parts parsed in parallel', async () => {
+  const t = tempDir();
+  const heap = Heap.create({ size: '64M' });
+  const before = heap.stats();
+  let n = 0;
+  const deadline = Date.now() + 6000;
+  try {
+    await fc.assert(
+      fc.asyncProperty(file, async (content) => {
+        if (Date.now() > deadline) return;
+        const p = t.path(`w${n++}.csv`);
+        writeFileSync(p, content);
+        const opts = {
+          schema: { s: 'utf8', k: 'category', n: 'i4', d: 'f8' },
+          nullValues: ['NA'],
+          onBadLine: 'skip',
+          heap,
+        };
+        const ref = await readDelimited(p, { ...opts, workers: 0 });
+        const rows = norm(ref);
+        const cats = ref.col('k').categories;
+        ref.close();
+        const starts = [1];
+        for (let i = 0; i < content.length; i++)
+          if (content[i] === '\n') starts.push(Buffer.byteLength(content.slice(0, i + 1)));
+        for (const partBytes of starts) {
+          const f = await readDelimited(p, { ...opts, workers: 2, partBytes });
+          assert.deepEqual(
+            norm(f),
+            rows,
+            `workers 2, partBytes ${partBytes} of ${JSON.stringify(content)}`,
+          );
+          assert.deepEqual(f.col('k').categories, cats);
+          f.close();
+        }
+      }),
+      { numRuns: 100 },
+    );
+    assertHeapAt(heap, before);
+  } finally {
+    t.cleanup();
+  }
+});
