@@ -14,6 +14,13 @@ import { assertHeapAt } from '../../helpers/heap.js';
 import { run } from '../../integration/sync/fixtures/run.js';
 
 const kTimeLimit = 20_000;
+// The time budget is checked at the start of each run (a run that starts always finishes and
+// cleans up). fast-check's interruptAfterTimeLimit would abandon an async run mid-way, leaving
+// its queue and worker calls behind and the heap check at the end failing under load.
+const deadline = () => {
+  const end = performance.now() + kTimeLimit;
+  return () => performance.now() > end;
+};
 const kOp = fc.constantFrom('put', 'tryPut', 'get', 'tryGet', 'putAsync', 'getAsync');
 
 /** A thread's pending reply. */
@@ -27,6 +34,7 @@ test('lockstep schedules across two threads match a bounded FIFO model', async (
   const workers = servers.map((s) => s.worker);
   const before = heap.stats();
   let nextValue = 1;
+  const late = deadline();
   try {
     await fc.assert(
       fc.asyncProperty(
@@ -35,6 +43,7 @@ test('lockstep schedules across two threads match a bounded FIFO model', async (
           maxLength: 40,
         }),
         async (capacity, schedule) => {
+          if (late()) return;
           const q = SharedQueue.create({ capacity, maxItemBytes: 16, heap });
           for (const w of workers) {
             const r = replyOf(w);
@@ -129,7 +138,7 @@ test('lockstep schedules across two threads match a bounded FIFO model', async (
           }
         },
       ),
-      { numRuns: 150, interruptAfterTimeLimit: kTimeLimit },
+      { numRuns: 150 },
     );
   } finally {
     for (const w of workers) w.postMessage({ op: 'exit' });
@@ -141,12 +150,14 @@ test('lockstep schedules across two threads match a bounded FIFO model', async (
 test('free-running concurrent operations: exactly once, in order per producer, never over capacity', async () => {
   const heap = Heap.create({ size: '16M' });
   const before = heap.stats();
+  const late = deadline();
   const ops = fc.array(fc.constantFrom('put', 'tryPut', 'get', 'tryGet', 'putMany', 'getMany'), {
     minLength: 50,
     maxLength: 2000,
   });
   await fc.assert(
     fc.asyncProperty(fc.integer({ min: 1, max: 8 }), ops, ops, async (capacity, a, b) => {
+      if (late()) return;
       const q = SharedQueue.create({ capacity, maxItemBytes: 16, heap });
       const go = new SharedArrayBuffer(4);
       const results = await Promise.all(
@@ -170,7 +181,7 @@ test('free-running concurrent operations: exactly once, in order per producer, n
       for (const r of results) assert.ok(r.maxSize <= capacity);
       q.detach();
     }),
-    { numRuns: 20, interruptAfterTimeLimit: kTimeLimit },
+    { numRuns: 20 },
   );
   assertHeapAt(heap, before);
 });
