@@ -24,6 +24,7 @@ export const ErrorCodes = {
   PARSE: 'SHMFRAME_ERR_PARSE',
   IO: 'SHMFRAME_ERR_IO',
   LOCK_OWNER: 'SHMFRAME_ERR_LOCK_OWNER',
+  DEPENDENCY: 'SHMFRAME_ERR_DEPENDENCY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -179,6 +180,15 @@ export class LockOwnerError extends ShmframeError {
     super(ErrorCodes.LOCK_OWNER, message, options);
   }
 }
+/**
+ * An optional peer dependency a feature needs is not installed (apache-arrow for Arrow,
+ * h5wasm for HDF5). `details.package` names it; the message says what to install.
+ */
+export class MissingDependencyError extends ShmframeError {
+  constructor(message: string, options?: Opts) {
+    super(ErrorCodes.DEPENDENCY, message, options);
+  }
+}
 
 const kClassByCode: Record<ErrorCode, new (message: string, options?: Opts) => ShmframeError> = {
   [ErrorCodes.INVALID_ARG]: InvalidArgumentError,
@@ -198,6 +208,7 @@ const kClassByCode: Record<ErrorCode, new (message: string, options?: Opts) => S
   [ErrorCodes.PARSE]: ParseError,
   [ErrorCodes.IO]: ShmframeIOError,
   [ErrorCodes.LOCK_OWNER]: LockOwnerError,
+  [ErrorCodes.DEPENDENCY]: MissingDependencyError,
 };
 
 /** The plain, structured-clonable form of an error. */

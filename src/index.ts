@@ -38,6 +38,7 @@ export {
   ParseError,
   ShmframeIOError,
   LockOwnerError,
+  MissingDependencyError,
   ErrorCodes,
   encodeError,
   decodeError,

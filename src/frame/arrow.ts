@@ -17,7 +17,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type * as ArrowNS from 'apache-arrow';
-import { DtypeError, ShmframeIOError } from '../errors.js';
+import { DtypeError, MissingDependencyError, ShmframeIOError } from '../errors.js';
 import { kNaT, type TypedArray } from '../array/dtype.js';
 import type { Col, FrameStore } from './store.js';
 
@@ -34,10 +34,10 @@ export function loadArrow(what: string): ArrowModule {
   try {
     esmPath = fileURLToPath(import.meta.resolve('apache-arrow'));
   } catch (err) {
-    throw new ShmframeIOError(
+    throw new MissingDependencyError(
       `${what} needs the optional peer dependency apache-arrow, which is not installed: ` +
         `run \`npm install apache-arrow\` (tested with 21.x).`,
-      { cause: err },
+      { cause: err, details: { package: 'apache-arrow' } },
     );
   }
   try {

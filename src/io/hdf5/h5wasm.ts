@@ -4,7 +4,7 @@
  * the low-level Module for creating chunked datasets and reading / writing hyperslabs through a
  * bounded buffer in the wasm memory (which stops at 2 GiB).
  */
-import { ShmframeIOError } from '../../errors.js';
+import { MissingDependencyError, ShmframeIOError } from '../../errors.js';
 
 /** What we use of h5wasm's metadata objects. */
 export interface H5Meta {
@@ -84,9 +84,9 @@ export function loadH5(what: string): Promise<H5> {
       mod = (await import('h5wasm/node')) as unknown as typeof mod;
     } catch (err) {
       loading = undefined;
-      throw new ShmframeIOError(
+      throw new MissingDependencyError(
         `${what} needs the optional peer dependency h5wasm, which is not installed: run \`npm install h5wasm\` (tested with 0.10.x).`,
-        { cause: err },
+        { cause: err, details: { package: 'h5wasm' } },
       );
     }
     const Module = await mod.ready;

@@ -311,6 +311,6 @@ test('toArrow without apache-arrow installed says what to install', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(
     r.stdout,
-    /^SHMFRAME_ERR_IO: SharedFrame\.toArrow\(\) needs the optional peer dependency apache-arrow.*npm install apache-arrow/,
+    /^SHMFRAME_ERR_DEPENDENCY: SharedFrame\.toArrow\(\) needs the optional peer dependency apache-arrow.*npm install apache-arrow/,
   );
 });

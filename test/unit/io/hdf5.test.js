@@ -226,3 +226,46 @@ test('bad input is refused before anything is written or allocated', async () =>
     t.cleanup();
   }
 });
+
+test('writeHDF5 / readHDF5 without h5wasm installed reject with SHMFRAME_ERR_DEPENDENCY saying what to install', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // A resolve hook hides h5wasm from a child process, as if it were not installed.
+  const hook = `export async function resolve(s, c, next) {
+    if (s === 'h5wasm' || s.startsWith('h5wasm/')) throw Object.assign(new Error("Cannot find package 'h5wasm'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    return next(s, c);
+  }`;
+  const register = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));`;
+  const script = `
+    import { SharedArray, writeHDF5, readHDF5, MissingDependencyError } from 'shmframe';
+    import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+    import { tmpdir } from 'node:os';
+    import { join } from 'node:path';
+    const dir = mkdtempSync(join(tmpdir(), 'shmframe-h5-'));
+    const existing = join(dir, 'existing.h5');
+    // readHDF5 checks the path and the HDF5 signature before it loads h5wasm.
+    writeFileSync(existing, Buffer.concat([Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(504)]));
+    const a = SharedArray.zeros([2], 'f8');
+    for (const call of [() => writeHDF5(join(dir, 'new.h5'), { a }), () => readHDF5(existing, 'a')]) {
+      try { await call(); console.log('no error'); }
+      catch (e) { console.log(e.code, e instanceof MissingDependencyError, e.details.package, /npm install h5wasm/.test(e.message)); }
+    }
+    a.close();
+    rmSync(dir, { recursive: true, force: true });
+  `;
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(register)}`,
+      '--input-type=module',
+      '-e',
+      script,
+    ],
+    { encoding: 'utf8', env: { ...process.env, SHMFRAME_HEAP_SIZE: '64M' } },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    'SHMFRAME_ERR_DEPENDENCY true h5wasm true',
+    'SHMFRAME_ERR_DEPENDENCY true h5wasm true',
+  ]);
+});
