@@ -5,6 +5,8 @@
  * carry name, code, message, stack, cause and extra fields across worker boundaries.
  */
 
+import { hasBrand } from './util/brand.js';
+
 /** Every stable error code shmframe raises. */
 export const ErrorCodes = {
   INVALID_ARG: 'SHMFRAME_ERR_INVALID_ARG',
@@ -60,11 +62,7 @@ export class ShmframeError extends Error {
 
   /** True for any shmframe error, also one rebuilt in another thread or module copy. */
   static isShmframeError(value: unknown): value is ShmframeError {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[kBrand] === true
-    );
+    return hasBrand(value, kBrand);
   }
 
   get [kBrand](): boolean {

@@ -24,6 +24,7 @@ import {
   writeMeta,
 } from './layout.js';
 import { flattenNested, formatArray } from './format.js';
+import { hasBrand } from '../util/brand.js';
 
 const kBrand = Symbol.for('shmframe.SharedArray');
 const kKind = 'array';
@@ -103,7 +104,6 @@ export class SharedArray {
   /** This object shows the whole block as allocated (its handle needs no view). */
   readonly #whole: boolean;
   readonly #host: ArrayHost | undefined;
-  #handle: Handle<ViewSpec> | undefined;
 
   private constructor(
     ref: BlockRef,
@@ -344,11 +344,7 @@ export class SharedArray {
 
   /** True for a SharedArray from any copy of this module. */
   static isSharedArray(value: unknown): value is SharedArray {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[kBrand] === true
-    );
+    return hasBrand(value, kBrand);
   }
 
   get [kBrand](): boolean {
@@ -597,14 +593,7 @@ export class SharedArray {
    */
   get handle(): Handle<ViewSpec> {
     this.#ref.check('This SharedArray');
-    const h = this.#handle;
-    if (
-      h !== undefined &&
-      this.#ref.core.tickets.isOutstanding({ slot: h.ticket, serial: h.serial }, h.unit)
-    )
-      return h;
-    this.#handle = this[kShare]();
-    return this.#handle;
+    return this.#ref.reuseHandle(() => this[kShare]());
   }
 
   /** @internal A handle with a new reference on every call (used by Pool and queues). */

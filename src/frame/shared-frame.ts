@@ -30,6 +30,7 @@ import {
   type FrameStore,
 } from './store.js';
 import { checkView, valuesArray, type FrameView } from './view.js';
+import { hasBrand } from '../util/brand.js';
 
 export type { FrameOptions, FromOptions, PerColumn } from './build.js';
 export type { DisplayOptions } from './display.js';
@@ -65,7 +66,6 @@ export class SharedFrame {
   /** Shown column indices. */
   readonly #cols: readonly number[];
   readonly #space: RowSpace;
-  #handle: Handle<FrameView> | undefined;
 
   private constructor(ref: BlockRef, store: FrameStore, view: FrameView = { start: 0 }) {
     this.#ref = ref;
@@ -155,11 +155,7 @@ export class SharedFrame {
    * @example if (SharedFrame.isSharedFrame(x)) x.close();
    */
   static isSharedFrame(value: unknown): value is SharedFrame {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[kBrand] === true
-    );
+    return hasBrand(value, kBrand);
   }
 
   get [kBrand](): boolean {
@@ -507,14 +503,7 @@ export class SharedFrame {
    */
   get handle(): Handle<FrameView> {
     this.#check();
-    const h = this.#handle;
-    if (
-      h !== undefined &&
-      this.#ref.core.tickets.isOutstanding({ slot: h.ticket, serial: h.serial }, h.unit)
-    )
-      return h;
-    this.#handle = this[kShare]();
-    return this.#handle;
+    return this.#ref.reuseHandle(() => this[kShare]());
   }
 
   /** @internal A handle with a new reference on every call (used by Pool and queues). */

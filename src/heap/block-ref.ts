@@ -26,6 +26,7 @@ export class BlockRef {
   readonly #epoch: number;
   #released = false;
   #targets = 0;
+  #handle: Handle | undefined;
 
   private constructor(
     heap: Heap,
@@ -111,6 +112,24 @@ export class BlockRef {
       serial: t.serial,
       view,
     };
+  }
+
+  /**
+   * The handle behind an object's cached `handle` getter: the one made before, while nobody has
+   * attached it yet (reading `obj.handle` twice, or logging it, takes no extra reference), else
+   * a new one from `make`.
+   */
+  reuseHandle<H extends Handle<unknown>>(make: () => H): H {
+    const h = this.#handle;
+    if (
+      h !== undefined &&
+      this.core.tickets.isOutstanding({ slot: h.ticket, serial: h.serial }, h.unit)
+    ) {
+      return h as H;
+    }
+    const made = make();
+    this.#handle = made;
+    return made;
   }
 
   /** Releases this reference once `target` and every other tracked object are collected. */

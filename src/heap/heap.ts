@@ -10,6 +10,7 @@ import { InvalidArgumentError, describe } from '../errors.js';
 import { formatBytes, parseSize } from '../util/size.js';
 import { HeapCore, kMinHeapSize, type ReleaseReport } from './core.js';
 import { kUnit } from './layout.js';
+import { hasBrand } from '../util/brand.js';
 
 export type { ReleaseReport } from './core.js';
 
@@ -188,11 +189,7 @@ export class Heap {
 
   /** True for a Heap from any copy of this module. */
   static isHeap(value: unknown): value is Heap {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[kBrand] === true
-    );
+    return hasBrand(value, kBrand);
   }
 
   get [kBrand](): boolean {

@@ -32,6 +32,7 @@ import type {
   TaskName,
   TaskResult,
 } from './types.js';
+import { hasBrand } from '../util/brand.js';
 
 const kBrand = Symbol.for('shmframe.Pool');
 /** The heap's thread table holds 1024 threads; leave room for the rest of the program. */
@@ -168,11 +169,7 @@ export class Pool<T extends TaskModule = TaskModule> {
 
   /** True for a Pool from any copy of this module. */
   static isPool(value: unknown): value is Pool {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[kBrand] === true
-    );
+    return hasBrand(value, kBrand);
   }
 
   get [kBrand](): boolean {

@@ -6,6 +6,7 @@ import { KindCode, kShare, registerKind } from '../heap/kinds.js';
 import { CorruptError, InvalidArgumentError, ShmframeTimeoutError, describe } from '../errors.js';
 import { LockEngine, kLockBytes } from './lock-engine.js';
 import { checkOptions, checkSignal, checkTimeout } from './wait.js';
+import { hasBrand } from '../util/brand.js';
 
 const kBrand = Symbol.for('shmframe.SharedLock');
 const kKind = 'lock';
@@ -63,7 +64,6 @@ export interface LockHold extends Disposable {
 export class SharedLock {
   readonly #ref: BlockRef;
   readonly #engine: LockEngine;
-  #handle: Handle | undefined;
   /** Holds taken through this object and not released yet (released by close()). */
   #holds = 0;
 
@@ -112,11 +112,7 @@ export class SharedLock {
 
   /** True for a SharedLock from any copy of this module (works across worker realms). */
   static isSharedLock(value: unknown): value is SharedLock {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[kBrand] === true
-    );
+    return hasBrand(value, kBrand);
   }
 
   get [kBrand](): boolean {
@@ -257,14 +253,7 @@ export class SharedLock {
    */
   get handle(): Handle {
     this.#check();
-    const h = this.#handle;
-    if (
-      h !== undefined &&
-      this.#ref.core.tickets.isOutstanding({ slot: h.ticket, serial: h.serial }, h.unit)
-    )
-      return h;
-    this.#handle = this[kShare]();
-    return this.#handle;
+    return this.#ref.reuseHandle(() => this[kShare]());
   }
 
   /** @internal A handle with a new reference on every call (used by Pool and queues). */

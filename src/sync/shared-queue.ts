@@ -6,6 +6,7 @@ import { CorruptError, InvalidArgumentError, describe } from '../errors.js';
 import { encodeItem, releaseHandles, type Encoded } from './item-codec.js';
 import { QueueEngine, kClosed, kEmpty, kMaxCapacity, queueBytes } from './queue-engine.js';
 import { checkOptions, checkSignal, checkTimeout } from './wait.js';
+import { hasBrand } from '../util/brand.js';
 
 const kBrand = Symbol.for('shmframe.SharedQueue');
 const kKind = 'queue';
@@ -70,7 +71,6 @@ export interface QueueAsyncOptions extends QueueWaitOptions {
 export class SharedQueue<T = unknown> implements AsyncIterable<T> {
   readonly #ref: BlockRef;
   readonly #engine: QueueEngine;
-  #handle: Handle | undefined;
 
   private constructor(ref: BlockRef) {
     this.#ref = ref;
@@ -137,11 +137,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
 
   /** True for a SharedQueue from any copy of this module (works across worker realms). */
   static isSharedQueue(value: unknown): value is SharedQueue {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[kBrand] === true
-    );
+    return hasBrand(value, kBrand);
   }
 
   get [kBrand](): boolean {
@@ -451,14 +447,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
    */
   get handle(): Handle {
     this.#check();
-    const h = this.#handle;
-    if (
-      h !== undefined &&
-      this.#ref.core.tickets.isOutstanding({ slot: h.ticket, serial: h.serial }, h.unit)
-    )
-      return h;
-    this.#handle = this[kShare]();
-    return this.#handle;
+    return this.#ref.reuseHandle(() => this[kShare]());
   }
 
   /** @internal A handle with a new reference on every call (used by Pool and queue items). */
