@@ -8,42 +8,13 @@
 // outer(data.mean(axis=1), df.loc[idx]). `shape: 'frame'` computes the latter, `shape: 'seed'`
 // the former (for the comparison with the Python seed, which runs the seed's code verbatim).
 import { SharedArray } from 'shmframe';
+// The demo's generator (xoshiro128**, seeded; 4-8x Math.random here): the bench draws the same
+// numbers as `npm start`.
+import { fillRandom } from '../../dist/cli/demo-tasks.js';
+
+export { fillRandom };
 
 export function empty() {}
-
-/**
- * Fills `out` with uniform doubles in [0, 1) of 53 random bits each, like numpy's `random()`,
- * from xoshiro128** (seeded): Math.random is 4-8x slower here and cannot be seeded.
- */
-export function fillRandom(out, seed) {
-  // The state lives in locals of one loop: V8 keeps it in registers.
-  let s0 = Math.imul(seed + 1, 0x9e3779b9) | 1;
-  let s1 = 0x243f6a88;
-  let s2 = 0x85a308d3;
-  let s3 = 0x13198a2e;
-  for (let i = -8; i < out.length; i++) {
-    let r = Math.imul(s1, 5);
-    r = Math.imul((r << 7) | (r >>> 25), 9) >>> 0;
-    let t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
-    let q = Math.imul(s1, 5);
-    q = Math.imul((q << 7) | (q >>> 25), 9) >>> 0;
-    t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
-    if (i >= 0) out[i] = ((r >>> 5) * 67108864 + (q >>> 6)) / 9007199254740992;
-  }
-  return out;
-}
 
 let scratchBuffer = new Float64Array(0);
 /**
