@@ -11,6 +11,7 @@ import { Heap } from '../heap/heap.js';
 import { formatBytes, parseSize } from '../util/size.js';
 import type { SharedFrame } from '../frame/shared-frame.js';
 import { readDelimited, type LoadReport } from '../io/delimited/read-delimited.js';
+import { loadH5 } from '../io/hdf5/h5wasm.js';
 
 export const kLoadUsage = `Usage: shmframe load FILE... --schema SCHEMA --out OUT [options]
 
@@ -234,6 +235,10 @@ async function run(p: Plan): Promise<number> {
       ? undefined
       : Heap.create({ size: parseSize(p.heapSize, 'heap-size') });
   let report: LoadReport | undefined;
+  // h5wasm takes ~150 ms to load (4 MB of JS and wasm): start it now, so that it loads while the
+  // workers parse (the main thread mostly waits then). A failure is left for writeHDF5 to report,
+  // which loads it again and throws SHMFRAME_ERR_DEPENDENCY.
+  if (p.format === 'h5') loadH5('writeHDF5').catch(() => undefined);
   const loaded = await readDelimited(p.files, {
     schema: p.schema,
     delimiter: p.delimiter,
