@@ -9,18 +9,7 @@ import {
   InvalidArgumentError,
 } from 'shmframe';
 import { withHeap } from '../../helpers/heap.js';
-
-const kTasks = new URL('../../fixtures/pool-tasks.js', import.meta.url);
-
-/** A 2-worker pool on `heap`, closed (and checked) when fn returns. */
-async function withPool(heap, fn, options = {}) {
-  const pool = new Pool({ module: kTasks, workers: 2, heap, ...options });
-  try {
-    await fn(pool);
-  } finally {
-    await pool.close();
-  }
-}
+import { kTasks, withPool } from '../../helpers/pool.js';
 
 test('run: plain values by structured clone, ctx for the task', async () => {
   await withHeap(async (heap) => {

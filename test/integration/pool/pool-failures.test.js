@@ -10,17 +10,7 @@ import {
   AbortedError,
 } from 'shmframe';
 import { withHeap } from '../../helpers/heap.js';
-
-const kTasks = new URL('../../fixtures/pool-tasks.js', import.meta.url);
-
-async function withPool(heap, fn, options = {}) {
-  const pool = new Pool({ module: kTasks, workers: 2, heap, ...options });
-  try {
-    await fn(pool);
-  } finally {
-    await pool.close();
-  }
-}
+import { kTasks, withPool } from '../../helpers/pool.js';
 
 /** The pool still answers, on every worker slot. */
 async function assertServing(pool) {
