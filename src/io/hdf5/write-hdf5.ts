@@ -39,6 +39,8 @@ import {
   type H5File,
 } from './h5wasm.js';
 import { patchStringPadding, type StringType } from './strpad.js';
+import { compoundType, floatType, intType, stringType } from './format.js';
+import { writeNativeHDF5, type NativeDataset } from './native-writer.js';
 
 /** Options of {@link writeHDF5}. */
 export interface WriteHDF5Options {
@@ -48,6 +50,13 @@ export interface WriteHDF5Options {
   chunkRows?: number;
   /** gzip compression: `'gzip'` (level 4) or a level 1-9. @default none */
   compression?: 'gzip' | number;
+  /**
+   * Write the data with direct I/O (O_DIRECT, Linux), bypassing the page cache: the kernel spends
+   * almost no CPU on it, at the price of waiting for the disk (fast on SSDs, slow on spinning
+   * disks, where the default lets the kernel write in the background). Ignored where the
+   * filesystem refuses it (tmpfs) and for chunked or compressed datasets. @default false
+   */
+  direct?: boolean;
 }
 
 /** What `writeHDF5` stores: dataset (or group) name -> frame or array. */
@@ -389,6 +398,96 @@ function writeColumnSlice(
   }
 }
 
+/** The HDF5 datatype (`format.ts` encoding) of a fixed dtype, as `fixedMeta` describes it. */
+function nativeType(dt: DType): Uint8Array {
+  switch (dt.kind) {
+    case 'f':
+      return floatType(dt.itemsize as 2 | 4 | 8);
+    case 'S':
+      return stringType(dt.itemsize, 0, 'nullpad');
+    case 'b':
+      return intType(1, false);
+    case 'M':
+      return intType(8, true);
+    default:
+      return intType(dt.itemsize, dt.kind === 'i');
+  }
+}
+
+/** A frame as one contiguous compound dataset, rows interleaved straight from its columns. */
+function nativeCompound(name: string, frame: SharedFrame, holds: FrameColumns[]): NativeDataset {
+  const fc = frameColumns(frame, `dataset ${JSON.stringify(name)}`);
+  holds.push(fc);
+  const { fields, itemsize } = planRecords(fc.cols, fc.start, fc.length, 'utf8');
+  const type = compoundType(
+    itemsize,
+    fields.map((f) => ({
+      name: f.col.name,
+      offset: f.offset,
+      type: f.encode === 'raw' ? nativeType(f.col.dt) : stringType(f.size, 1, 'nullpad'),
+    })),
+  );
+  const schema = fc.cols.map((c) => [c.name, c.dtype]);
+  return {
+    path: checkName(name),
+    type,
+    dims: [fc.length],
+    rows: fc.length,
+    rowBytes: itemsize,
+    fill: (dst, r0, n) => fillRecords(fields, itemsize, fc.start + r0, fc.start + r0 + n, dst),
+    attributes: schema.some(([, d]) => needsSchema(d as string))
+      ? [['shmframe_schema', JSON.stringify(schema)]]
+      : [],
+  };
+}
+
+/**
+ * An array as one contiguous N-d dataset. A contiguous array is copied as flat bytes; a strided
+ * view row block by row block (or, when one row exceeds the write buffer, copied once).
+ */
+function nativeArray(name: string, a: SharedArray, holds: Array<{ close(): void }>): NativeDataset {
+  const dt = dtypeOf(a.dtype);
+  const dims = a.ndim === 0 ? [1] : a.shape.slice();
+  const attributes: Array<[string, string]> = needsSchema(dt.str)
+    ? [['shmframe_dtype', dt.str]]
+    : [];
+  const base = { path: checkName(name), type: nativeType(dt), dims, attributes };
+  const rows = dims[0] as number;
+  const rowBytes = rows === 0 ? 0 : (a.size / rows) * dt.itemsize;
+  let src: SharedArray = a;
+  if (!a.isContiguous && rowBytes > 4 << 20) {
+    src = a.copy();
+    holds.push(src);
+  }
+  if (src.isContiguous) {
+    const d = src.data;
+    const bytes = new Uint8Array(d.buffer, d.byteOffset, a.size * dt.itemsize);
+    return {
+      ...base,
+      rows: a.size,
+      rowBytes: dt.itemsize,
+      fill: (dst, r0, n) =>
+        dst.set(bytes.subarray(r0 * dt.itemsize, (r0 + n) * dt.itemsize)),
+    };
+  }
+  return {
+    ...base,
+    rows,
+    rowBytes,
+    fill: (dst, r0, n) => {
+      const view = a.rows(r0, r0 + n);
+      const part = view.copy();
+      try {
+        const d = part.data;
+        dst.set(new Uint8Array(d.buffer, d.byteOffset, n * rowBytes));
+      } finally {
+        part.close();
+        view.close();
+      }
+    },
+  };
+}
+
 /**
  * Writes frames and arrays into a new HDF5 file (replacing `path` once complete; a failed write
  * leaves no file behind). Frames are compound datasets (as h5py writes numpy structured arrays)
@@ -422,12 +521,40 @@ export async function writeHDF5(
       `Expected \`chunkRows\` to be a positive integer, got ${describe(options.chunkRows)}`,
     );
   compressionOf(options.compression);
+  if (options.direct !== undefined && typeof options.direct !== 'boolean')
+    throw new InvalidArgumentError(
+      `Expected \`direct\` to be true or false, got ${describe(options.direct)}`,
+    );
   for (const [name, v] of Object.entries(datasets)) {
     checkName(name);
     if (!SharedFrame.isSharedFrame(v) && !SharedArray.isSharedArray(v))
       throw new InvalidArgumentError(
         `Expected dataset ${JSON.stringify(name)} to be a SharedFrame or a SharedArray, got ${describe(v)}`,
       );
+  }
+  // Uncompressed, unchunked files with compound frames: shmframe's own writer (no wasm).
+  if (
+    layout === 'compound' &&
+    options.compression === undefined &&
+    options.chunkRows === undefined
+  ) {
+    await writeAtomically(path, async (temp) => {
+      const holds: Array<{ release?(): void; close?(): void }> = [];
+      try {
+        const jobs = Object.entries(datasets).map(([name, v]) =>
+          SharedArray.isSharedArray(v)
+            ? nativeArray(name, v, holds as Array<{ close(): void }>)
+            : nativeCompound(name, v, holds as FrameColumns[]),
+        );
+        await writeNativeHDF5(temp, path, jobs, new Map(), { direct: options.direct === true });
+      } finally {
+        for (const h of holds) {
+          h.release?.();
+          h.close?.();
+        }
+      }
+    });
+    return;
   }
   const h5 = await loadH5('writeHDF5');
   await writeAtomically(path, (temp) => {

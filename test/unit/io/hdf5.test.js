@@ -22,17 +22,27 @@ function seedFrame(heap, n = 5) {
   );
 }
 
-test(
-  'compound layout: exactly the type h5py writes for seed 004 (NUL-padded |S10), every field equal',
-  { skip: h5py },
-  async () => {
-    const t = tempDir();
-    try {
-      await withHeap(async (heap) => {
-        const f = seedFrame(heap, 2000);
-        await writeHDF5(t.path('ours.h5'), { data: f }, { chunkRows: 300 });
-        const out = runPython(
-          `import h5py, numpy as np, sys, json
+// The three ways a compound frame is written: h5wasm (chunked), shmframe's own contiguous
+// writer, and the same with direct I/O.
+const writers = [
+  { name: 'h5wasm, chunked', options: { chunkRows: 300 }, chunks: [300] },
+  { name: 'own writer, contiguous', options: {}, chunks: null },
+  { name: 'own writer, direct I/O', options: { direct: true }, chunks: null },
+];
+
+for (const w of writers)
+  test(
+    `compound layout (${w.name}): exactly the type h5py writes for seed 004 (NUL-padded |S10), every field equal`,
+    { skip: h5py },
+    async () => {
+      const t = tempDir();
+      try {
+        await withHeap(async (heap) => {
+          // 300,000 rows (7.8 MB): enough for direct I/O to be used
+          const f = seedFrame(heap, w.options.direct ? 300_000 : 2000);
+          await writeHDF5(t.path('ours.h5'), { data: f }, w.options);
+          const out = runPython(
+            `import h5py, numpy as np, sys, json
 dt = np.dtype(${seedDtype})
 with h5py.File(sys.argv[2], 'w') as g: g.create_dataset('data', data=np.zeros(3, dtype=dt))
 with h5py.File(sys.argv[1], 'r') as f, h5py.File(sys.argv[2], 'r') as g:
@@ -42,31 +52,31 @@ with h5py.File(sys.argv[1], 'r') as f, h5py.File(sys.argv[2], 'r') as g:
     pads = [t.get_member_type(0).get_strpad(), u.get_member_type(0).get_strpad()]
     print(json.dumps({'dtype': str(a.dtype), 'equal': a.dtype == dt, 'sametype': bool(same), 'pads': pads, 'shape': list(a.shape),
       'chr': [x.decode() for x in a['chr'][:3]], 'pos': a['pos'].tolist(), 'pct': a['pct'].tolist(), 'c': a['c'].tolist(), 't': a['t'].tolist(),
-      'chunks': list(d.chunks)}))`,
-          [t.path('ours.h5'), t.path('h5py.h5')],
-        );
-        const r = JSON.parse(out);
-        assert.equal(r.equal, true, r.dtype);
-        assert.equal(r.sametype, true, "HDF5 compound type differs from h5py's");
-        assert.deepEqual(r.pads, [1, 1]);
-        assert.deepEqual(r.shape, [2000]);
-        assert.deepEqual(r.chr, ['chr0', 'chromosome', 'chr2']);
-        assert.deepEqual(r.pos, Array.from(f.col('pos')));
-        assert.deepEqual(r.pct, Array.from(f.col('pct')));
-        assert.deepEqual(r.c, Array.from(f.col('c')));
-        assert.deepEqual(r.t, Array.from(f.col('t')));
-        assert.deepEqual(r.chunks, [300]);
-        const back = await readHDF5(t.path('ours.h5'), 'data', { heap });
-        assert.deepEqual(back.schema, f.schema);
-        assert.deepEqual([...back.rows()], [...f.rows()]);
-        back.close();
-        f.close();
-      });
-    } finally {
-      t.cleanup();
-    }
-  },
-);
+      'chunks': list(d.chunks) if d.chunks else None}))`,
+            [t.path('ours.h5'), t.path('h5py.h5')],
+          );
+          const r = JSON.parse(out);
+          assert.equal(r.equal, true, r.dtype);
+          assert.equal(r.sametype, true, "HDF5 compound type differs from h5py's");
+          assert.deepEqual(r.pads, [1, 1]);
+          assert.deepEqual(r.shape, [f.length]);
+          assert.deepEqual(r.chr, ['chr0', 'chromosome', 'chr2']);
+          assert.deepEqual(r.pos, Array.from(f.col('pos')));
+          assert.deepEqual(r.pct, Array.from(f.col('pct')));
+          assert.deepEqual(r.c, Array.from(f.col('c')));
+          assert.deepEqual(r.t, Array.from(f.col('t')));
+          assert.deepEqual(r.chunks, w.chunks);
+          const back = await readHDF5(t.path('ours.h5'), 'data', { heap });
+          assert.deepEqual(back.schema, f.schema);
+          assert.deepEqual([...back.rows()], [...f.rows()]);
+          back.close();
+          f.close();
+        });
+      } finally {
+        t.cleanup();
+      }
+    },
+  );
 
 test(
   'every dtype round-trips, in both layouts, with nulls and gzip; h5py sees the columns layout',
@@ -96,9 +106,14 @@ test(
             d: r.d === null ? null : r.d.getTime(),
             f8: r.f8 === null || Number.isNaN(r.f8) ? null : r.f8,
           }));
-        for (const layout of ['compound', 'columns']) {
+        const ways = [
+          ['compound', { compression: 6, chunkRows: 2 }],
+          ['columns', { compression: 6, chunkRows: 2 }],
+          ['compound', {}], // shmframe's own writer
+        ];
+        for (const [layout, options] of ways) {
           const p = t.path(`${layout}.h5`);
-          await writeHDF5(p, { g1: f, 'nested/g2': f }, { layout, compression: 6, chunkRows: 2 });
+          await writeHDF5(p, { g1: f, 'nested/g2': f }, { layout, ...options });
           for (const name of ['g1', '/nested/g2']) {
             const back = await readHDF5(p, name, { heap });
             assert.deepEqual(back.schema, f.schema, `${layout} ${name}`);
@@ -227,7 +242,7 @@ test('bad input is refused before anything is written or allocated', async () =>
   }
 });
 
-test('writeHDF5 / readHDF5 without h5wasm installed reject with SHMFRAME_ERR_DEPENDENCY saying what to install', async () => {
+test('without h5wasm installed, uncompressed writeHDF5 still works; compressed writes and readHDF5 reject with SHMFRAME_ERR_DEPENDENCY saying what to install', async () => {
   const { spawnSync } = await import('node:child_process');
   // A resolve hook hides h5wasm from a child process, as if it were not installed.
   const hook = `export async function resolve(s, c, next) {
@@ -237,7 +252,7 @@ test('writeHDF5 / readHDF5 without h5wasm installed reject with SHMFRAME_ERR_DEP
   const register = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));`;
   const script = `
     import { SharedArray, writeHDF5, readHDF5, MissingDependencyError } from 'shmframe';
-    import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+    import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
     import { tmpdir } from 'node:os';
     import { join } from 'node:path';
     const dir = mkdtempSync(join(tmpdir(), 'shmframe-h5-'));
@@ -245,7 +260,10 @@ test('writeHDF5 / readHDF5 without h5wasm installed reject with SHMFRAME_ERR_DEP
     // readHDF5 checks the path and the HDF5 signature before it loads h5wasm.
     writeFileSync(existing, Buffer.concat([Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(504)]));
     const a = SharedArray.zeros([2], 'f8');
-    for (const call of [() => writeHDF5(join(dir, 'new.h5'), { a }), () => readHDF5(existing, 'a')]) {
+    // shmframe's own writer needs no h5wasm: the file is written.
+    await writeHDF5(join(dir, 'plain.h5'), { a });
+    console.log('plain', readFileSync(join(dir, 'plain.h5')).subarray(1, 4).toString('latin1'));
+    for (const call of [() => writeHDF5(join(dir, 'new.h5'), { a }, { compression: 'gzip' }), () => readHDF5(existing, 'a')]) {
       try { await call(); console.log('no error'); }
       catch (e) { console.log(e.code, e instanceof MissingDependencyError, e.details.package, /npm install h5wasm/.test(e.message)); }
     }
@@ -265,6 +283,7 @@ test('writeHDF5 / readHDF5 without h5wasm installed reject with SHMFRAME_ERR_DEP
   );
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), [
+    'plain HDF',
     'SHMFRAME_ERR_DEPENDENCY true h5wasm true',
     'SHMFRAME_ERR_DEPENDENCY true h5wasm true',
   ]);
