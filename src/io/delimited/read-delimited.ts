@@ -264,11 +264,12 @@ export async function readDelimited(
       index: i,
       control,
     });
-    // 3. Scan. Workers take tens to hundreds of milliseconds to start; scanning is fast (a byte
-    // loop, ~1 GB/s), so for moderate inputs this thread scans while they boot.
+    // 3. Scan. Workers take tens to hundreds of milliseconds to start; scanning is fast (memchr
+    // per line, ~2 GB/s), so for moderate inputs this thread scans while they boot. Workers that
+    // already run (a previous load's) scan in parallel instead.
     const scanArgs = parts.map((part, i) => base(part, i, 0));
     const scans =
-      workers > 0 && totalBytes <= kScanHereBytes
+      workers > 0 && totalBytes <= kScanHereBytes && !runner.warm()
         ? scanArgs.map((a) => scanRangeTask(a))
         : await runner.map<RangeArgs, RangeScan & { size: number }>('scan', scanArgs);
     if (o.signal?.aborted) throw aborted(o.signal);

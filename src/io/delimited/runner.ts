@@ -10,6 +10,8 @@ export type TaskName = 'scan' | 'measure' | 'parse';
 
 export interface Runner {
   map<A, R>(name: TaskName, items: A[]): Promise<R[]>;
+  /** True when every worker is already running (so work sent now starts at once). */
+  warm(): boolean;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,9 @@ class LocalRunner implements Runner {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return out;
+  }
+  warm(): boolean {
+    return true;
   }
   async close(): Promise<void> {}
 }
@@ -71,6 +76,11 @@ class PoolRunner implements Runner {
   }
   map<A, R>(name: TaskName, items: A[]): Promise<R[]> {
     return this.#entry.pool.map(name as never, items as never) as Promise<R[]>;
+  }
+  warm(): boolean {
+    return this.#entry.pool
+      .stats()
+      .workers.every((w) => w.state === 'idle' || w.state === 'busy');
   }
   async close(): Promise<void> {
     // The pool stays for the next load; its workers stop when idle.

@@ -139,36 +139,24 @@ function messagesOf(n: Node): Message[] {
   ];
 }
 
-/** Where everything goes: object headers after the superblock, then the data, aligned. */
-function plan(root: Node): { nodes: Node[]; metaBytes: number; eof: number } {
+/**
+ * Object header addresses from `at` on (every node; a header's size does not depend on the
+ * addresses it holds), and the end of the last one.
+ */
+function placeHeaders(root: Node, at: number): { nodes: Node[]; end: number } {
   const nodes: Node[] = [];
   walk(root, (n) => nodes.push(n));
-  let at = 48;
   for (const n of nodes) {
     n.address = BigInt(at);
     at += objectHeaderSize(messagesOf(n));
   }
-  const metaBytes = at;
-  let eof = metaBytes;
-  let cursor = roundUp(metaBytes, kAlign);
-  for (const n of nodes) {
-    const d = n.dataset;
-    if (d === undefined || d.rows * d.rowBytes === 0) continue;
-    n.dataAddress = cursor;
-    eof = cursor + d.rows * d.rowBytes;
-    cursor = roundUp(eof, kAlign);
-  }
-  return { nodes, metaBytes, eof };
+  return { nodes, end: at };
 }
 
-/** The metadata block: superblock and every object header, at the planned addresses. */
-function metadata(nodes: readonly Node[], metaBytes: number, eof: number): Uint8Array {
-  const out = new Uint8Array(metaBytes);
-  out.set(superblock(eof, (nodes[0] as Node).address), 0);
-  for (const n of nodes) {
-    const h = objectHeader(messagesOf(n));
-    out.set(h, Number(n.address));
-  }
+/** The object headers, back to back from the first one's address. */
+function headers(nodes: readonly Node[], start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  for (const n of nodes) out.set(objectHeader(messagesOf(n)), Number(n.address) - start);
   return out;
 }
 
@@ -278,6 +266,97 @@ async function writeData(sink: DataSink, d: NativeDataset, address: number): Pro
   await pending;
 }
 
+/**
+ * A new HDF5 file written dataset by dataset: each `add` writes that dataset's data at once
+ * (from byte 4096 on, each at a 4 KiB boundary), `finish` appends the object headers after the
+ * data and writes the superblock at byte 0. So a caller can write a frame as soon as it exists
+ * while others are still being made. Nothing here renames: callers write to a temporary path
+ * (`writeAtomically`) and `abort` on failure.
+ */
+export class NativeHDF5File {
+  readonly #path: string;
+  readonly #datasets: NativeDataset[] = [];
+  readonly #addresses: number[] = [];
+  #fd = -1;
+  #sink: DataSink | undefined;
+  #cursor = kAlign;
+  #end = kAlign;
+
+  /** Opens `temp` for writing (`path` is the name errors show). */
+  constructor(temp: string, path: string, options: NativeOptions & { expectedBytes: number }) {
+    this.#path = path;
+    try {
+      this.#fd = openSync(temp, 'w');
+      this.#sink = new DataSink(this.#fd, temp, options.direct && options.expectedBytes >= kDirectMin);
+    } catch (err) {
+      this.abort();
+      throw ioError(path, 'write', err);
+    }
+  }
+
+  /** Writes one dataset's data now; its header is written by `finish`. */
+  async add(d: NativeDataset): Promise<void> {
+    const bytes = d.rows * d.rowBytes;
+    let address = -1;
+    if (bytes > 0) {
+      address = this.#cursor;
+      this.#end = address + bytes;
+      this.#cursor = roundUp(this.#end, kAlign);
+    }
+    this.#datasets.push(d);
+    this.#addresses.push(address);
+    if (address >= 0) {
+      try {
+        await writeData(this.#sink as DataSink, d, address);
+      } catch (err) {
+        throw (err as NodeJS.ErrnoException).code !== undefined
+          ? ioError(this.#path, 'write', err)
+          : err;
+      }
+    }
+  }
+
+  /** Writes the groups and dataset headers (with `groupAttributes`) and the superblock. */
+  finish(groupAttributes: ReadonlyMap<string, Array<[string, string]>> = new Map()): void {
+    const root = buildTree(this.#datasets);
+    const byPath = new Map<string, number>();
+    this.#datasets.forEach((d, i) => byPath.set(d.path, this.#addresses[i] as number));
+    walk(root, (n) => {
+      if (n.dataset !== undefined) n.dataAddress = byPath.get(n.dataset.path) ?? -1;
+    });
+    for (const [g, attrs] of groupAttributes) {
+      let at: Node | undefined = root;
+      for (const p of g.split('/').filter((x) => x !== '')) at = at?.children.get(p);
+      if (at !== undefined) at.attributes = attrs;
+    }
+    const start = this.#cursor;
+    const { nodes, end } = placeHeaders(root, start);
+    this.#sink?.close();
+    const fd = this.#fd;
+    try {
+      const meta = headers(nodes, start, end);
+      writeFully(fd, meta, start);
+      writeFully(fd, superblock(end, root.address), 0);
+      ftruncateSync(fd, end);
+    } catch (err) {
+      throw ioError(this.#path, 'write', err);
+    }
+  }
+
+  /** Closes the descriptors (after `finish`, or to give up). */
+  abort(): void {
+    this.#sink?.close();
+    this.#sink = undefined;
+    if (this.#fd >= 0) closeSync(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+function writeFully(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
+}
+
 /** Writes `datasets` (and attributes of the groups) as a new HDF5 file at `temp`. */
 export async function writeNativeHDF5(
   temp: string,
@@ -286,32 +365,15 @@ export async function writeNativeHDF5(
   groupAttributes: ReadonlyMap<string, Array<[string, string]>>,
   options: NativeOptions,
 ): Promise<void> {
-  const root = buildTree(datasets);
-  for (const [g, attrs] of groupAttributes) {
-    let at: Node | undefined = root;
-    for (const p of g.split('/').filter((s) => s !== '')) at = at?.children.get(p);
-    if (at !== undefined) at.attributes = attrs;
-  }
-  const { nodes, metaBytes, eof } = plan(root);
-  let fd = -1;
-  let sink: DataSink | undefined;
+  buildTree(datasets); // name clashes, before anything is written
+  const file = new NativeHDF5File(temp, path, {
+    ...options,
+    expectedBytes: datasets.reduce((s, d) => s + d.rows * d.rowBytes, 0),
+  });
   try {
-    fd = openSync(temp, 'w');
-    const dataBytes = datasets.reduce((s, d) => s + d.rows * d.rowBytes, 0);
-    sink = new DataSink(fd, temp, options.direct && dataBytes >= kDirectMin);
-    for (const n of nodes)
-      if (n.dataset !== undefined && n.dataAddress >= 0)
-        await writeData(sink, n.dataset, n.dataAddress);
-    sink.close();
-    const meta = metadata(nodes, metaBytes, eof);
-    let done = 0;
-    while (done < meta.length) done += writeSync(fd, meta, done, meta.length - done, done);
-    ftruncateSync(fd, eof);
-  } catch (err) {
-    if (err instanceof InvalidArgumentError) throw err;
-    throw (err as NodeJS.ErrnoException).code !== undefined ? ioError(path, 'write', err) : err;
+    for (const d of datasets) await file.add(d);
+    file.finish(groupAttributes);
   } finally {
-    sink?.close();
-    if (fd >= 0) closeSync(fd);
+    file.abort();
   }
 }
