@@ -17,6 +17,7 @@
  * Any failure closes the frames: nothing half-built stays in the heap.
  */
 import { availableParallelism } from 'node:os';
+import { basename, extname } from 'node:path';
 import {
   AbortedError,
   InvalidArgumentError,
@@ -41,6 +42,10 @@ import {
   type RangeArgs,
 } from './tasks.js';
 import { createRunner, type Runner } from './runner.js';
+import { writeAtomically } from '../atomic.js';
+import type { FrameColumns } from '../frame-columns.js';
+import { NativeHDF5File } from '../hdf5/native-writer.js';
+import { checkName, nativeCompound } from '../hdf5/write-hdf5.js';
 import {
   createFrame,
   finishFrame,
@@ -94,6 +99,24 @@ export interface ReadDelimitedOptions extends DialectOptions {
   chunkBytes?: number;
   /** Aborts the load (SHMFRAME_ERR_ABORTED); nothing is left in the heap. */
   signal?: AbortSignal;
+  /**
+   * Also write the frames to one HDF5 file, each as soon as it is complete, while later files
+   * are still parsing: a compound dataset per frame, as `writeHDF5` writes it (h5py reads seed
+   * 004's structured dtype). Dataset names: `names`, else each file's name without its extension
+   * (`concat: false`) or `'data'`. `direct`: see `writeHDF5`. The file appears (atomically)
+   * only when the whole load succeeds. The frames are returned as usual.
+   * @example await readDelimited(files, { schema, concat: false, hdf5: 'combined.h5' })
+   */
+  hdf5?: string | HDF5Output;
+}
+
+/** Where {@link ReadDelimitedOptions.hdf5} writes. */
+export interface HDF5Output {
+  path: string;
+  /** One dataset name per frame. */
+  names?: readonly string[];
+  /** Direct I/O for the data (see `writeHDF5`). @default false */
+  direct?: boolean;
 }
 
 /** Inputs smaller than this are parsed on the calling thread unless `workers` is given. */
@@ -147,7 +170,46 @@ function checkOptions(
       `Expected \`onBadLine\` to be 'error', 'skip' or a function, got ${describe(o.onBadLine)}`,
     );
   checkLoadProgress(o.progress);
+  checkHDF5Output(o.hdf5, files as string[], o.concat !== false);
   return { files: files as string[], o };
+}
+
+function checkHDF5Output(h: unknown, files: string[], concat: boolean): void {
+  if (h === undefined) return;
+  const out = typeof h === 'string' ? { path: h } : h;
+  if (
+    typeof out !== 'object' ||
+    out === null ||
+    typeof (out as HDF5Output).path !== 'string' ||
+    (out as HDF5Output).path === ''
+  )
+    throw new InvalidArgumentError(
+      `Expected \`hdf5\` to be a file path or { path, names?, direct? }, got ${describe(h)}`,
+    );
+  const { names, direct } = out as HDF5Output;
+  if (direct !== undefined && typeof direct !== 'boolean')
+    throw new InvalidArgumentError(
+      `Expected \`hdf5.direct\` to be true or false, got ${describe(direct)}`,
+    );
+  const want = concat ? 1 : files.length;
+  if (
+    names !== undefined &&
+    (!Array.isArray(names) || names.length !== want || names.some((n) => typeof n !== 'string'))
+  )
+    throw new InvalidArgumentError(
+      `Expected \`hdf5.names\` to be ${want} dataset name(s), one per frame, got ${describe(names)}`,
+    );
+  const all = datasetNames(out as HDF5Output, files, concat).map((n) => checkName(n));
+  const twice = all.find((n, i) => all.indexOf(n) !== i);
+  if (twice !== undefined)
+    throw new InvalidArgumentError(
+      `Two frames would be written to the HDF5 dataset ${twice}: name them with \`hdf5.names\``,
+    );
+}
+
+function datasetNames(out: HDF5Output, files: string[], concat: boolean): string[] {
+  if (out.names !== undefined) return [...out.names];
+  return concat ? ['data'] : files.map((f) => basename(f, extname(f)));
 }
 
 /**
@@ -305,29 +367,66 @@ export async function readDelimited(
           concat,
         ),
       );
-    // 6. Parse.
-    const onBadLine = o.onBadLine === undefined || o.onBadLine === 'error' ? 'error' : 'skip';
+    // 6. Parse; 7. close gaps and publish each frame once its parts are done, and (with `hdf5`)
+    // write it while the workers parse the next files.
+    const onBadLine: ParseArgs['onBadLine'] =
+      o.onBadLine === undefined || o.onBadLine === 'error' ? 'error' : 'skip';
     const maxSamples = o.maxBadLineSamples ?? (typeof o.onBadLine === 'function' ? 1000 : 20);
-    const parsed = await runner.map<ParseArgs, ParseResult>(
-      'parse',
-      parts.map((part, i) => ({
-        ...base(part, i, measure ? 2 : 1),
-        frame: frames[part.frame] as SharedFrame,
-        state: part.state,
-        line: part.line,
-        rowStart: part.rowStart,
-        rowEnd: part.rowStart + part.records,
-        bytesStart: columns.map((_, c) => part.byteStart[c] ?? 0),
-        bytesEnd: columns.map((_, c) => (part.byteStart[c] ?? 0) + (part.bytes[c] ?? 0)),
-        onBadLine,
-        maxSamples,
-      })),
-    );
-    if (o.signal?.aborted) throw aborted(o.signal);
-    throwFirst(parsed.map((p) => p.error));
-    // 7. Close gaps, publish.
-    for (let f = 0; f < frames.length; f++)
-      finishFrame(frames[f] as SharedFrame, parts, parsed, f, columns);
+    const parseArgs = parts.map((part, i): ParseArgs => ({
+      ...base(part, i, measure ? 2 : 1),
+      frame: frames[part.frame] as SharedFrame,
+      state: part.state,
+      line: part.line,
+      rowStart: part.rowStart,
+      rowEnd: part.rowStart + part.records,
+      bytesStart: columns.map((_, c) => part.byteStart[c] ?? 0),
+      bytesEnd: columns.map((_, c) => (part.byteStart[c] ?? 0) + (part.bytes[c] ?? 0)),
+      onBadLine,
+      maxSamples,
+    }));
+    const parsed: ParseResult[] = new Array<ParseResult>(parts.length);
+    const pending = frames.map((_, f) => parts.filter((p) => p.frame === f).length);
+    const active = runner;
+    const parseAll = async (onFrame?: (f: number) => void): Promise<void> => {
+      let failed = false;
+      await active.each<ParseArgs, ParseResult>('parse', parseArgs, (i, r) => {
+        parsed[i] = r;
+        if (r.error !== undefined) failed = true;
+        const f = (parts[i] as Part).frame;
+        if (--(pending[f] as number) > 0 || failed || o.signal?.aborted) return;
+        finishFrame(frames[f] as SharedFrame, parts, parsed, f, columns);
+        onFrame?.(f);
+      });
+      if (o.signal?.aborted) throw aborted(o.signal);
+      throwFirst(parsed.map((p) => p.error));
+    };
+    if (o.hdf5 === undefined) await parseAll();
+    else {
+      const out = typeof o.hdf5 === 'string' ? { path: o.hdf5 } : o.hdf5;
+      const names = datasetNames(out, files, concat);
+      await writeAtomically(out.path, async (temp) => {
+        const file = new NativeHDF5File(temp, out.path, {
+          direct: out.direct === true,
+          expectedBytes: totalBytes,
+        });
+        const holds: FrameColumns[] = [];
+        let writes: Promise<void> = Promise.resolve();
+        try {
+          await parseAll((f) => {
+            writes = writes.then(() =>
+              file.add(nativeCompound(names[f] as string, frames[f] as SharedFrame, holds)),
+            );
+            writes.catch(() => {}); // observed below, after the parse
+          });
+          await writes;
+          file.finish();
+        } finally {
+          await writes.catch(() => {});
+          for (const h of holds) h.release();
+          file.abort();
+        }
+      });
+    }
     const report = makeReport(files, preludes, parts, parsed, workers, t0);
     progress.stop(totalBytes * (measure ? 3 : 2));
     if (typeof o.onBadLine === 'function') for (const b of report.badLineSamples) o.onBadLine(b);

@@ -113,17 +113,19 @@ function walk(n: Node, visit: (n: Node) => void): void {
 
 /** Messages of a node, with every address a placeholder of the right size. */
 function messagesOf(n: Node): Message[] {
-  const attrs = n.attributes.map(
-    ([k, v]): Message => ({ type: Msg.Attribute, body: stringAttribute(k, v) }),
-  );
+  const attrs = n.attributes.map(([k, v]): Message => ({
+    type: Msg.Attribute,
+    body: stringAttribute(k, v),
+  }));
   const d = n.dataset;
   if (d === undefined)
     return [
       { type: Msg.LinkInfo, body: linkInfo() },
       { type: Msg.GroupInfo, flags: kConstant, body: groupInfo(n.children.size) },
-      ...[...n.children.values()].map(
-        (c): Message => ({ type: Msg.Link, body: hardLink(c.name, c.address) }),
-      ),
+      ...[...n.children.values()].map((c): Message => ({
+        type: Msg.Link,
+        body: hardLink(c.name, c.address),
+      })),
       ...attrs,
     ];
   const bytes = d.rows * d.rowBytes;
@@ -287,7 +289,11 @@ export class NativeHDF5File {
     this.#path = path;
     try {
       this.#fd = openSync(temp, 'w');
-      this.#sink = new DataSink(this.#fd, temp, options.direct && options.expectedBytes >= kDirectMin);
+      this.#sink = new DataSink(
+        this.#fd,
+        temp,
+        options.direct && options.expectedBytes >= kDirectMin,
+      );
     } catch (err) {
       this.abort();
       throw ioError(path, 'write', err);

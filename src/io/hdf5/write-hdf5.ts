@@ -108,7 +108,7 @@ interface DatasetJob {
   write(buf: WasmBuffer, r: number, n: number): void;
 }
 
-function checkName(name: string): string {
+export function checkName(name: string): string {
   if (
     name === '' ||
     (name.startsWith('/') && name.length === 1) ||
@@ -415,7 +415,11 @@ function nativeType(dt: DType): Uint8Array {
 }
 
 /** A frame as one contiguous compound dataset, rows interleaved straight from its columns. */
-function nativeCompound(name: string, frame: SharedFrame, holds: FrameColumns[]): NativeDataset {
+export function nativeCompound(
+  name: string,
+  frame: SharedFrame,
+  holds: FrameColumns[],
+): NativeDataset {
   const fc = frameColumns(frame, `dataset ${JSON.stringify(name)}`);
   holds.push(fc);
   const { fields, itemsize } = planRecords(fc.cols, fc.start, fc.length, 'utf8');
@@ -466,8 +470,7 @@ function nativeArray(name: string, a: SharedArray, holds: Array<{ close(): void 
       ...base,
       rows: a.size,
       rowBytes: dt.itemsize,
-      fill: (dst, r0, n) =>
-        dst.set(bytes.subarray(r0 * dt.itemsize, (r0 + n) * dt.itemsize)),
+      fill: (dst, r0, n) => dst.set(bytes.subarray(r0 * dt.itemsize, (r0 + n) * dt.itemsize)),
     };
   }
   return {
