@@ -32,7 +32,9 @@ Output:
       --dataset NAME       HDF5 dataset / .npz entry name (default: data)
       --per-file           one dataset per input file, named after the file (h5, npz)
       --compression LEVEL  gzip level 1-9 (h5), or deflate the entries (npz)
-      --chunk-rows N       HDF5 rows per chunk (default: about 1 MiB of rows)
+      --chunk-rows N       HDF5 rows per chunk (default: contiguous datasets, no chunks)
+      --direct             write the HDF5 data with direct I/O (Linux O_DIRECT): little CPU,
+                           no page cache; best on SSDs (see docs/io.md)
 
 Parsing:
   -d, --delimiter D        tab, comma, space, whitespace (runs of spaces/tabs), or one character
@@ -126,6 +128,7 @@ export async function load(argv: string[]): Promise<number> {
         'per-file': { type: 'boolean' },
         compression: { type: 'string' },
         'chunk-rows': { type: 'string' },
+        direct: { type: 'boolean' },
         delimiter: { type: 'string', short: 'd' },
         header: { type: 'boolean' },
         'skip-rows': { type: 'string' },
@@ -176,6 +179,7 @@ export async function load(argv: string[]): Promise<number> {
       perFile: o['per-file'] === true,
       compression,
       chunkRows: intOption(o['chunk-rows'], 'chunk-rows', 1),
+      direct: o.direct === true,
       delimiter: charOption(o.delimiter, 'delimiter'),
       quote: charOption(o.quote, 'quote'),
       comment: charOption(o.comment, 'comment'),
@@ -217,6 +221,7 @@ interface Plan {
   perFile: boolean;
   compression: number | undefined;
   chunkRows: number | undefined;
+  direct: boolean;
   delimiter: string | null | undefined;
   quote: string | null | undefined;
   comment: string | null | undefined;
@@ -229,16 +234,37 @@ interface Plan {
   quiet: boolean;
 }
 
+/** Dataset / entry names: --dataset, or with --per-file each file's stem (made unique). */
+function datasetNames(p: Plan): string[] {
+  if (!p.perFile) return [p.dataset];
+  const out: string[] = [];
+  for (const f of p.files) {
+    let name = stemOf(f);
+    while (out.includes(name)) name += '_';
+    out.push(name);
+  }
+  return out;
+}
+
 async function run(p: Plan): Promise<number> {
   const heap =
     p.heapSize === undefined
       ? undefined
       : Heap.create({ size: parseSize(p.heapSize, 'heap-size') });
   let report: LoadReport | undefined;
-  // h5wasm takes ~150 ms to load (4 MB of JS and wasm): start it now, so that it loads while the
-  // workers parse (the main thread mostly waits then). A failure is left for writeHDF5 to report,
-  // which loads it again and throws SHMFRAME_ERR_DEPENDENCY.
-  if (p.format === 'h5') loadH5('writeHDF5').catch(() => undefined);
+  const names = datasetNames(p);
+  // Uncompressed, unchunked compound HDF5: each frame is written by shmframe's own writer as soon
+  // as it is parsed, while the workers parse the next files (no h5wasm).
+  const streamed =
+    p.format === 'h5' &&
+    p.layout === 'compound' &&
+    p.compression === undefined &&
+    p.chunkRows === undefined;
+  // Otherwise h5wasm takes ~150 ms to load (4 MB of JS and wasm): start it now, so that it loads
+  // while the workers parse (the main thread mostly waits then). A failure is left for writeHDF5
+  // to report, which loads it again and throws SHMFRAME_ERR_DEPENDENCY.
+  if (p.format === 'h5' && !streamed) loadH5('writeHDF5').catch(() => undefined);
+  const t0 = performance.now();
   const loaded = await readDelimited(p.files, {
     schema: p.schema,
     delimiter: p.delimiter,
@@ -253,6 +279,7 @@ async function run(p: Plan): Promise<number> {
     concat: !p.perFile,
     heap,
     onReport: (r) => (report = r),
+    hdf5: streamed ? { path: p.out, names, direct: p.direct } : undefined,
   });
   const frames: SharedFrame[] = Array.isArray(loaded) ? loaded : [loaded];
   try {
@@ -270,25 +297,20 @@ async function run(p: Plan): Promise<number> {
           `  ... and ${r.badLines - Math.min(5, r.badLineSamples.length)} more\n`,
         );
     }
-    const t0 = performance.now();
-    const named = (): Record<string, SharedFrame> => {
-      if (!p.perFile) return { [p.dataset]: frames[0] as SharedFrame };
-      const out: Record<string, SharedFrame> = {};
-      p.files.forEach((f, i) => {
-        let name = stemOf(f);
-        while (name in out) name += '_';
-        out[name] = frames[i] as SharedFrame;
-      });
-      return out;
-    };
+    const t1 = performance.now();
+    const named = (): Record<string, SharedFrame> =>
+      Object.fromEntries(names.map((n, i) => [n, frames[i] as SharedFrame]));
     let what: string;
-    if (p.format === 'h5') {
+    if (streamed)
+      what = `compound dataset${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')}, written while loading`;
+    else if (p.format === 'h5') {
       const { writeHDF5 } = await import('../io/hdf5/write-hdf5.js');
       const datasets = named();
       await writeHDF5(p.out, datasets, {
         layout: p.layout,
         chunkRows: p.chunkRows,
         compression: p.compression,
+        direct: p.direct,
       });
       const names = Object.keys(datasets);
       what = `${p.layout} dataset${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')}`;
@@ -309,7 +331,7 @@ async function run(p: Plan): Promise<number> {
       what = 'an Arrow IPC table';
     }
     if (!p.quiet) {
-      const s = (performance.now() - t0) / 1000;
+      const s = (performance.now() - (streamed ? t0 : t1)) / 1000;
       process.stdout.write(
         `wrote ${p.out} (${what}, ${formatBytes(statSync(p.out).size)}) in ${s.toFixed(2)} s\n`,
       );
