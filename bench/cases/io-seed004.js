@@ -1,7 +1,9 @@
 // Seed 004 at full size: 4 TSV files x 1M rows (chr pos pct c t), loaded into shared memory and
 // written to one HDF5 file with one compound dataset per input file (named after the file), as
 // the seed's Pool script does. In the same run:
-// - shmframe: readDelimited(files, { workers: 2, concat: false }) + writeHDF5 (2 worker threads);
+// - shmframe: readDelimited(files, { workers: 2, concat: false, hdf5: { path, direct } }), which
+//   writes each file's dataset as soon as it is parsed (2 worker threads), with direct I/O and
+//   without, and the two-call form readDelimited + writeHDF5;
 // - the seed's Python pipeline: Pool(2).map(np.loadtxt -> SharedMemory) + h5py (bench/python/seed004_load.py);
 // - the same with pandas.read_csv (C parser) instead of np.loadtxt.
 // Also the parse rate of one thread on one file (the DESIGN.md target is per core), against
@@ -63,13 +65,30 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
     const stem = (p) => basename(p, extname(p));
     const out = join(dir, 'shmframe.h5');
 
-    // ---- shmframe: the whole pipeline, 2 workers
+    // ---- shmframe: the whole pipeline, 2 workers. Three ways:
+    // - one call: readDelimited writes each file's frame to the HDF5 file as soon as it is
+    //   parsed, while the workers parse the next (the `hdf5` option), data with direct I/O;
+    // - the same with ordinary (page cache) writes, writeHDF5's default;
+    // - two calls: readDelimited, then writeHDF5 (ordinary writes).
     let rows = 0;
     let loadMs = [];
     let writeMs = [];
     let cpuMs = [];
-    const runPipeline = async () => {
+    const oneCall = (direct) => async () => {
       const c0 = process.cpuUsage();
+      const frames = await readDelimited(files, {
+        schema,
+        workers: 2,
+        concat: false,
+        heap,
+        hdf5: { path: out, names: files.map(stem), direct },
+      });
+      rows = frames.reduce((s, f) => s + f.length, 0);
+      for (const f of frames) f.close();
+      const c = process.cpuUsage(c0); // this process: the main thread and the worker threads
+      if (direct) cpuMs.push((c.user + c.system) / 1000);
+    };
+    const twoCalls = async () => {
       const t0 = performance.now();
       const frames = await readDelimited(files, { schema, workers: 2, concat: false, heap });
       const t1 = performance.now();
@@ -81,17 +100,19 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
       }
       loadMs.push(t1 - t0);
       writeMs.push(performance.now() - t1);
-      const c = process.cpuUsage(c0); // this process: the main thread and the worker threads
-      cpuMs.push((c.user + c.system) / 1000);
     };
     // The first load of a process starts the workers (readDelimited keeps them for the next
     // loads, stopping them after 5 s idle): timed apart, then the steady state.
     const coldStart = performance.now();
-    await runPipeline();
+    await oneCall(true)();
     const coldMs = performance.now() - coldStart;
-    const pipeline = await measure(runPipeline, { warmup: 0, repeats: repeats ?? (quick ? 2 : 5) });
-    loadMs = loadMs.slice(-pipeline.n);
-    writeMs = writeMs.slice(-pipeline.n);
+    const n = repeats ?? (quick ? 2 : 5);
+    cpuMs = [];
+    const pipeline = await measure(oneCall(true), { warmup: 0, repeats: n });
+    const buffered = await measure(oneCall(false), { warmup: 0, repeats: n });
+    const separate = await measure(twoCalls, { warmup: 0, repeats: n });
+    loadMs = loadMs.slice(-separate.n);
+    writeMs = writeMs.slice(-separate.n);
     cpuMs = cpuMs.slice(-pipeline.n);
     // Check what was measured: every row landed, and the last file's last record reads back.
     if (rows !== nFiles * rowsPerFile)
@@ -100,7 +121,7 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
     if (back.length !== rowsPerFile) throw new Error(`HDF5 dataset has ${back.length} rows`);
     back.close();
     log(
-      `io-seed004: shmframe ${pipeline.median.toFixed(0)} ms (load ${summarize(loadMs).median.toFixed(0)} ms, write ${summarize(writeMs).median.toFixed(0)} ms), ${statSync(out).size} bytes of HDF5`,
+      `io-seed004: shmframe ${pipeline.median.toFixed(0)} ms in one call (${buffered.median.toFixed(0)} ms with page cache writes; two calls ${separate.median.toFixed(0)} ms: load ${summarize(loadMs).median.toFixed(0)} ms, write ${summarize(writeMs).median.toFixed(0)} ms), ${statSync(out).size} bytes of HDF5`,
     );
 
     // ---- two steps inside the pipeline, timed alone: the line scan the calling thread does
@@ -190,23 +211,39 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
     } else result.skip(`pandas.read_csv + h5py: ${pd.reason}`);
 
     const secondsStat = (runs) => summarize(runs.map((r) => r.seconds * 1000));
+    const seedAlt = (name) =>
+      seedRuns.length
+        ? { name, stat: secondsStat(seedRuns) }
+        : { name: 'Python seed', error: 'skipped (see below)' };
+    const seedName = 'Python seed: Pool(2) + np.loadtxt + SharedMemory + h5py';
     result.add({
       id: 'pipeline-vs-seed',
-      what: `seed 004 load + HDF5: ${nFiles} x ${rowsPerFile} rows (${mb.toFixed(0)} MB), 2 workers`,
+      what: `seed 004 load + HDF5: ${nFiles} x ${rowsPerFile} rows (${mb.toFixed(0)} MB), 2 workers; one readDelimited call writing each file as it is parsed, direct I/O`,
       unit: 'ms',
       better: 'lower',
       shmframe: pipeline,
-      alternative: seedRuns.length
-        ? {
-            name: 'Python seed: Pool(2) + np.loadtxt + SharedMemory + h5py',
-            stat: secondsStat(seedRuns),
-          }
-        : { name: 'Python seed', error: 'skipped (see below)' },
+      alternative: seedAlt(seedName),
       target: { text: '>= 3x', min: 3 },
     });
     result.add({
+      id: 'pipeline-buffered-vs-seed',
+      what: 'the same, page cache writes (the default)',
+      unit: 'ms',
+      better: 'lower',
+      shmframe: buffered,
+      alternative: seedAlt(seedName),
+    });
+    result.add({
+      id: 'pipeline-two-calls-vs-seed',
+      what: 'the same in two calls: readDelimited, then writeHDF5 (page cache writes)',
+      unit: 'ms',
+      better: 'lower',
+      shmframe: separate,
+      alternative: seedAlt(seedName),
+    });
+    result.add({
       id: 'pipeline-cold-vs-seed',
-      what: 'the same, first load of the process (starting 2 workers)',
+      what: 'one call with direct I/O, first load of the process (starting 2 workers)',
       unit: 'ms',
       better: 'lower',
       shmframe: summarize([coldMs]),
@@ -216,7 +253,7 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
     });
     result.add({
       id: 'pipeline-vs-pandas',
-      what: `seed 004 load + HDF5 (${mb.toFixed(0)} MB), 2 workers`,
+      what: `seed 004 load + HDF5 (${mb.toFixed(0)} MB), 2 workers, one call, direct I/O`,
       unit: 'ms',
       better: 'lower',
       shmframe: pipeline,
@@ -227,7 +264,7 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
     const cpuStat = (runs) => summarize(runs.map((r) => r.cpu_seconds * 1000));
     result.add({
       id: 'pipeline-cpu-vs-seed',
-      what: 'the same pipeline, CPU time (all threads / all processes)',
+      what: 'one call with direct I/O, CPU time (all threads / all processes)',
       unit: 'ms',
       better: 'lower',
       shmframe: summarize(cpuMs),
@@ -262,7 +299,7 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
       target: { text: '>= 300 MB/s', met: cpuRate.median >= 300 },
     });
     result.note(
-      `shmframe pipeline split: load ${summarize(loadMs).median.toFixed(0)} ms (of which the calling thread's line scan, timed alone: ${summarize(scanMs).median.toFixed(0)} ms), ` +
+      `shmframe in two calls: load ${summarize(loadMs).median.toFixed(0)} ms (a line scan of all files on one thread, timed alone: ${summarize(scanMs).median.toFixed(0)} ms), ` +
         `HDF5 write ${summarize(writeMs).median.toFixed(0)} ms (of which interleaving records, timed alone: ${summarize(fillMs).median.toFixed(0)} ms) (medians); ` +
         (seedRuns.length
           ? `Python seed: load ${summarize(seedRuns.map((r) => r.load_seconds * 1000)).median.toFixed(0)} ms, write ${summarize(seedRuns.map((r) => r.write_seconds * 1000)).median.toFixed(0)} ms`
