@@ -304,7 +304,7 @@ export async function readDelimited(
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const timer = setInterval(() => progress.update(slotView.reduce((a, b) => a + b, 0)), 100);
   timer.unref();
-  const frames: SharedFrame[] = [];
+  const frames: SharedFrame[] = []; // frames[f], set as each is created
   let runner: Runner | undefined;
   try {
     runner = createRunner(workers, o.heap);
@@ -327,80 +327,99 @@ export async function readDelimited(
       control,
     });
     // 3. Scan. Workers take tens to hundreds of milliseconds to start; scanning is fast (memchr
-    // per line, ~2 GB/s), so for moderate inputs this thread scans while they boot. Workers that
-    // already run (a previous load's) scan in parallel instead.
-    const scanArgs = parts.map((part, i) => base(part, i, 0));
-    const scans =
-      workers > 0 && totalBytes <= kScanHereBytes && !runner.warm()
-        ? scanArgs.map((a) => scanRangeTask(a))
-        : await runner.map<RangeArgs, RangeScan & { size: number }>('scan', scanArgs);
-    if (o.signal?.aborted) throw aborted(o.signal);
-    planParts(parts, scans, preludes, files);
-    // 4. Measure.
-    if (measure) {
-      const measured = await runner.map<MeasureArgs, MeasureResult>(
-        'measure',
-        parts.map((part, i) => ({
-          ...base(part, i, 1),
-          state: part.state,
-          line: part.line,
-        })),
-      );
-      if (o.signal?.aborted) throw aborted(o.signal);
-      throwFirst(measured.map((m) => m.error));
-      measured.forEach((m, i) => {
-        const part = parts[i] as Part;
-        part.bytes = m.bytes;
-        part.labels = m.labels;
-      });
-    }
-    // 5. Frames.
-    const nFrames = concat ? 1 : files.length;
-    for (let f = 0; f < nFrames; f++)
-      frames.push(
-        createFrame(
-          columns,
-          parts.filter((p) => p.frame === f),
-          o.heap,
-          files,
-          f,
-          concat,
-        ),
-      );
-    // 6. Parse; 7. close gaps and publish each frame once its parts are done, and (with `hdf5`)
-    // write it while the workers parse the next files.
+    // per line, ~2 GB/s), so for moderate inputs this thread scans everything while they boot.
+    // Workers that already run (a previous load's) scan in parallel instead.
+    const scanHere = workers > 0 && totalBytes <= kScanHereBytes && !runner.warm();
+    const scanned: Array<(RangeScan & { size: number }) | undefined> = scanHere
+      ? parts.map((part, i) => scanRangeTask(base(part, i, 0)))
+      : [];
     const onBadLine: ParseArgs['onBadLine'] =
       o.onBadLine === undefined || o.onBadLine === 'error' ? 'error' : 'skip';
     const maxSamples = o.maxBadLineSamples ?? (typeof o.onBadLine === 'function' ? 1000 : 20);
-    const parseArgs = parts.map((part, i): ParseArgs => ({
-      ...base(part, i, measure ? 2 : 1),
-      frame: frames[part.frame] as SharedFrame,
-      state: part.state,
-      line: part.line,
-      rowStart: part.rowStart,
-      rowEnd: part.rowStart + part.records,
-      bytesStart: columns.map((_, c) => part.byteStart[c] ?? 0),
-      bytesEnd: columns.map((_, c) => (part.byteStart[c] ?? 0) + (part.bytes[c] ?? 0)),
-      onBadLine,
-      maxSamples,
-    }));
     const parsed: ParseResult[] = new Array<ParseResult>(parts.length);
-    const pending = frames.map((_, f) => parts.filter((p) => p.frame === f).length);
     const active = runner;
-    const parseAll = async (onFrame?: (f: number) => void): Promise<void> => {
-      let failed = false;
-      await active.each<ParseArgs, ParseResult>('parse', parseArgs, (i, r) => {
-        parsed[i] = r;
-        if (r.error !== undefined) failed = true;
-        const f = (parts[i] as Part).frame;
-        if (--(pending[f] as number) > 0 || failed || o.signal?.aborted) return;
-        finishFrame(frames[f] as SharedFrame, parts, parsed, f, columns);
-        onFrame?.(f);
-      });
-      if (o.signal?.aborted) throw aborted(o.signal);
-      throwFirst(parsed.map((p) => p.error));
+    const all = async <T>(tasks: Array<Promise<T>>): Promise<T[]> => {
+      // Every task settles before this returns (none is left writing into a frame).
+      const settled = await Promise.allSettled(tasks);
+      const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      return settled.map((x) => (x as PromiseFulfilledResult<T>).value);
     };
-    if (o.hdf5 === undefined) await parseAll();
+    // Each frame (one per file with concat: false) goes through 3-7 on its own, so the workers
+    // parse the first file while later files are still being scanned, and a finished frame can
+    // be written (`hdf5`) while the others parse. Pool tasks run in the order they are sent.
+    const loadFrame = async (f: number, onFrame?: (f: number) => void): Promise<void> => {
+      const idx = parts.flatMap((p, i) => (p.frame === f ? [i] : []));
+      const own = idx.map((i) => parts[i] as Part);
+      const scans = await all(
+        idx.map((i) =>
+          scanned[i] !== undefined
+            ? Promise.resolve(scanned[i] as RangeScan & { size: number })
+            : active.run<RangeArgs, RangeScan & { size: number }>(
+                'scan',
+                base(parts[i] as Part, i, 0),
+              ),
+        ),
+      );
+      if (o.signal?.aborted) throw aborted(o.signal);
+      planParts(own, scans, preludes, files);
+      // 4. Measure.
+      if (measure) {
+        const measured = await all(
+          idx.map((i) =>
+            active.run<MeasureArgs, MeasureResult>('measure', {
+              ...base(parts[i] as Part, i, 1),
+              state: (parts[i] as Part).state,
+              line: (parts[i] as Part).line,
+            }),
+          ),
+        );
+        if (o.signal?.aborted) throw aborted(o.signal);
+        throwFirst(measured.map((m) => m.error));
+        measured.forEach((m, k) => {
+          const part = own[k] as Part;
+          part.bytes = m.bytes;
+          part.labels = m.labels;
+        });
+      }
+      // 5. The frame.
+      const frame = createFrame(columns, own, o.heap, files, f, concat);
+      frames[f] = frame;
+      // 6. Parse.
+      const results = await all(
+        idx.map((i) => {
+          const part = parts[i] as Part;
+          return active.run<ParseArgs, ParseResult>('parse', {
+            ...base(part, i, measure ? 2 : 1),
+            frame,
+            state: part.state,
+            line: part.line,
+            rowStart: part.rowStart,
+            rowEnd: part.rowStart + part.records,
+            bytesStart: columns.map((_, c) => part.byteStart[c] ?? 0),
+            bytesEnd: columns.map((_, c) => (part.byteStart[c] ?? 0) + (part.bytes[c] ?? 0)),
+            onBadLine,
+            maxSamples,
+          });
+        }),
+      );
+      results.forEach((r, k) => (parsed[idx[k] as number] = r));
+      if (o.signal?.aborted) throw aborted(o.signal);
+      throwFirst(results.map((r) => r.error));
+      // 7. Close the gaps, publish.
+      finishFrame(frame, parts, parsed, f, columns);
+      onFrame?.(f);
+    };
+    const nFrames = concat ? 1 : files.length;
+    const loadAll = async (onFrame?: (f: number) => void): Promise<void> => {
+      const settled = await Promise.allSettled(
+        Array.from({ length: nFrames }, (_, f) => loadFrame(f, onFrame)),
+      );
+      // The first failure in file order.
+      const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    };
+    if (o.hdf5 === undefined) await loadAll();
     else {
       const out = typeof o.hdf5 === 'string' ? { path: o.hdf5 } : o.hdf5;
       const names = datasetNames(out, files, concat);
@@ -412,11 +431,11 @@ export async function readDelimited(
         const holds: FrameColumns[] = [];
         let writes: Promise<void> = Promise.resolve();
         try {
-          await parseAll((f) => {
+          await loadAll((f) => {
             writes = writes.then(() =>
               file.add(nativeCompound(names[f] as string, frames[f] as SharedFrame, holds)),
             );
-            writes.catch(() => {}); // observed below, after the parse
+            writes.catch(() => {}); // observed below, once every frame is loaded
           });
           await writes;
           file.finish();
@@ -433,7 +452,7 @@ export async function readDelimited(
     o.onReport?.(report);
     return concat ? (frames[0] as SharedFrame) : frames;
   } catch (err) {
-    for (const f of frames) f.close();
+    frames.forEach((f) => f.close());
     progress.stop(0);
     throw err;
   } finally {

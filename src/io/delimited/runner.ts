@@ -10,12 +10,8 @@ export type TaskName = 'scan' | 'measure' | 'parse';
 
 export interface Runner {
   map<A, R>(name: TaskName, items: A[]): Promise<R[]>;
-  /**
-   * Runs every task, calling `onResult(i, result)` as each finishes (in any order), and resolves
-   * once all have finished, even when one failed or a callback threw (then it rejects with the
-   * first such error): nothing is left running on the frames when it settles.
-   */
-  each<A, R>(name: TaskName, items: A[], onResult: (i: number, r: R) => void): Promise<void>;
+  /** One task. */
+  run<A, R>(name: TaskName, item: A): Promise<R>;
   /** True when every worker is already running (so work sent now starts at once). */
   warm(): boolean;
   close(): Promise<void>;
@@ -37,11 +33,9 @@ class LocalRunner implements Runner {
     }
     return out;
   }
-  async each<A, R>(name: TaskName, items: A[], onResult: (i: number, r: R) => void): Promise<void> {
-    for (let i = 0; i < items.length; i++) {
-      onResult(i, local[name](items[i] as never) as R);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+  async run<A, R>(name: TaskName, item: A): Promise<R> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return local[name](item as never) as R;
   }
   warm(): boolean {
     return true;
@@ -89,15 +83,8 @@ class PoolRunner implements Runner {
   map<A, R>(name: TaskName, items: A[]): Promise<R[]> {
     return this.#entry.pool.map(name as never, items as never) as Promise<R[]>;
   }
-  async each<A, R>(name: TaskName, items: A[], onResult: (i: number, r: R) => void): Promise<void> {
-    const pool = this.#entry.pool;
-    const settled = await Promise.allSettled(
-      items.map((item, i) =>
-        pool.run(name as never, item as never).then((r) => onResult(i, r as R)),
-      ),
-    );
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+  run<A, R>(name: TaskName, item: A): Promise<R> {
+    return this.#entry.pool.run(name as never, item as never) as Promise<R>;
   }
   warm(): boolean {
     return this.#entry.pool.stats().workers.every((w) => w.state === 'idle' || w.state === 'busy');
