@@ -6,14 +6,18 @@
  * 1. On this thread, per file: the byte order mark, `skipRows`, the header (`text/prelude.ts`).
  * 2. Each file's data is cut into byte ranges ("parts"); a part owns the records that START in
  *    it (see `text/scan.ts` for the rule with quoted newlines).
- * 3. Pass 1, in workers: each part is scanned for its record count (an upper bound, exact for
- *    ordinary files), its newlines (for line numbers) and, with quoting, its quote state.
- * 4. Pass 1b, only with utf8 / category columns: each part measures its text bytes and labels,
- *    so the frame's string and dictionary regions are sized exactly.
+ * Then each frame (one per file with `concat: false`, else one) goes through 3-7 on its own, so
+ * the workers parse the first file while later ones are still being scanned:
+ * 3. Scan, in workers (or on this thread while cold workers start): each part's record count (an
+ *    upper bound, exact for ordinary files), its newlines (for line numbers) and, with quoting,
+ *    its quote state.
+ * 4. Measure, only with utf8 / category columns: each part's text bytes and labels, so the
+ *    frame's string and dictionary regions are sized exactly.
  * 5. The frame is created with the counted capacity; each part gets its own row range.
- * 6. Pass 2, in workers: each part parses its records straight into its rows.
+ * 6. Parse, in workers: each part parses its records straight into its rows.
  * 7. On this thread: parts that held fewer records than counted (blank or bad lines) are moved
- *    down to close the gaps, and the length is published once.
+ *    down to close the gaps, and the length is published once. With the `hdf5` option, the
+ *    finished frame is written to the HDF5 file now, while the workers parse the next frames.
  * Any failure closes the frames: nothing half-built stays in the heap.
  */
 import { availableParallelism } from 'node:os';

@@ -9,7 +9,6 @@ import { measureRangeTask, parseRangeTask, scanRangeTask } from './tasks.js';
 export type TaskName = 'scan' | 'measure' | 'parse';
 
 export interface Runner {
-  map<A, R>(name: TaskName, items: A[]): Promise<R[]>;
   /** One task. */
   run<A, R>(name: TaskName, item: A): Promise<R>;
   /** True when every worker is already running (so work sent now starts at once). */
@@ -25,14 +24,6 @@ const local: Record<TaskName, (a: never) => unknown> = {
 
 /** Runs every task on this thread, yielding to the event loop between them (progress, abort). */
 class LocalRunner implements Runner {
-  async map<A, R>(name: TaskName, items: A[]): Promise<R[]> {
-    const out: R[] = [];
-    for (const item of items) {
-      out.push(local[name](item as never) as R);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    return out;
-  }
   async run<A, R>(name: TaskName, item: A): Promise<R> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     return local[name](item as never) as R;
@@ -79,9 +70,6 @@ class PoolRunner implements Runner {
     }
     entry.active++;
     this.#entry = entry;
-  }
-  map<A, R>(name: TaskName, items: A[]): Promise<R[]> {
-    return this.#entry.pool.map(name as never, items as never) as Promise<R[]>;
   }
   run<A, R>(name: TaskName, item: A): Promise<R> {
     return this.#entry.pool.run(name as never, item as never) as Promise<R>;
