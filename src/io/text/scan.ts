@@ -19,6 +19,7 @@
  * closes any gap afterwards).
  */
 import { closeQuietly, fileSize, openRead, readAt } from './file.js';
+import { newlineCounter } from './newlines.js';
 
 export const S_OUT = 0;
 export const S_QUOTE = 1;
@@ -62,8 +63,10 @@ export function scanRange(
   onBytes?: (n: number) => void,
 ): RangeScan {
   const chunk = Math.max(16, options.chunkBytes ?? 1 << 20);
-  const buf = scratch(chunk);
   const { quote, comment } = options;
+  // Without quotes, newlines are counted 16 bytes at a time in wasm memory (`newlines.ts`).
+  const counter = quote < 0 ? newlineCounter() : undefined;
+  const buf = counter !== undefined ? counter.buffer(chunk) : scratch(chunk);
   let lf = 0;
   // Per simulated start state (S_OUT, S_QUOTE, S_COMMENT): current state and record count.
   const state = [S_OUT, S_QUOTE, S_COMMENT];
@@ -86,13 +89,22 @@ export function scanRange(
         if (c !== LF && c !== CR && c !== comment) r++;
       }
       let pending = false;
-      const view = n === buf.length ? buf : buf.subarray(0, n);
-      for (let p = view.indexOf(LF, 0); p >= 0; p = view.indexOf(LF, p + 1)) {
-        lf++;
-        if (p + 1 < n) {
-          const c = view[p + 1] as number;
-          if (c !== LF && c !== CR && c !== comment) r++;
-        } else pending = true;
+      if (counter !== undefined) {
+        // Line starts inside the chunk: after every newline but a last byte, less blank and
+        // comment lines.
+        const counted = counter.count(n, comment);
+        lf += counted.lf;
+        pending = buf[n - 1] === LF;
+        r += counted.lf - (pending ? 1 : 0) - counted.blank;
+      } else {
+        const view = n === buf.length ? buf : buf.subarray(0, n);
+        for (let p = view.indexOf(LF, 0); p >= 0; p = view.indexOf(LF, p + 1)) {
+          lf++;
+          if (p + 1 < n) {
+            const c = view[p + 1] as number;
+            if (c !== LF && c !== CR && c !== comment) r++;
+          } else pending = true;
+        }
       }
       state[0] = pending ? S_OUT : n > 0 ? S_OUT : (state[0] as number);
       recs[0] = r;
