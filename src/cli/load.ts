@@ -264,7 +264,6 @@ async function run(p: Plan): Promise<number> {
   // while the workers parse (the main thread mostly waits then). A failure is left for writeHDF5
   // to report, which loads it again and throws SHMFRAME_ERR_DEPENDENCY.
   if (p.format === 'h5' && !streamed) loadH5('writeHDF5').catch(() => undefined);
-  const t0 = performance.now();
   const loaded = await readDelimited(p.files, {
     schema: p.schema,
     delimiter: p.delimiter,
@@ -302,7 +301,7 @@ async function run(p: Plan): Promise<number> {
       Object.fromEntries(names.map((n, i) => [n, frames[i] as SharedFrame]));
     let what: string;
     if (streamed)
-      what = `compound dataset${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')}, written while loading`;
+      what = `compound dataset${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')}`;
     else if (p.format === 'h5') {
       const { writeHDF5 } = await import('../io/hdf5/write-hdf5.js');
       const datasets = named();
@@ -331,9 +330,9 @@ async function run(p: Plan): Promise<number> {
       what = 'an Arrow IPC table';
     }
     if (!p.quiet) {
-      const s = (performance.now() - (streamed ? t0 : t1)) / 1000;
+      const s = (performance.now() - t1) / 1000;
       process.stdout.write(
-        `wrote ${p.out} (${what}, ${formatBytes(statSync(p.out).size)}) in ${s.toFixed(2)} s\n`,
+        `wrote ${p.out} (${what}, ${formatBytes(statSync(p.out).size)}) ${streamed ? 'while loading' : `in ${s.toFixed(2)} s`}\n`,
       );
     }
     return 0;

@@ -36,8 +36,17 @@ test(
         r.stdout,
         /^loaded 3 rows from 2 files \(.*\) in \d+\.\d\d s: [\d.]+ MB\/s, 0 workers, 0 bad lines\n/,
       );
-      assert.match(r.stdout, /wrote .*c\.h5 \(compound dataset "data", .*\) in/);
+      // Written by shmframe's own writer while loading (no chunks, no compression).
+      assert.match(r.stdout, /wrote .*c\.h5 \(compound dataset "data", .*\) while loading\n/);
       assert.equal(r.stderr, '');
+      // Chunked: written by h5wasm after the load.
+      const r3 = run(a, b, '-s', schema, '-o', t.path('k.h5'), '--chunk-rows', '2', '-w', '0');
+      assert.equal(r3.status, 0, r3.stderr);
+      assert.match(r3.stdout, /wrote .*k\.h5 \(compound dataset "data", .*\) in \d+\.\d\d s\n/);
+      // One dataset per file, direct I/O asked for, 2 workers.
+      const r4 = run(a, b, '-s', schema, '-o', t.path('d.h5'), '--per-file', '--direct', '-w', '2');
+      assert.equal(r4.status, 0, r4.stderr);
+      assert.match(r4.stdout, /compound datasets "data1", "data2", .*\) while loading\n/);
       const r2 = run(
         a,
         b,
@@ -56,15 +65,19 @@ test(
       assert.equal(r2.stdout, '');
       const out = runPython(
         `import h5py, sys, json
-with h5py.File(sys.argv[1]) as f, h5py.File(sys.argv[2]) as g:
-    print(json.dumps([str(f['data'].dtype), f['data']['pos'].tolist(), sorted(g.keys()), g['data2/chr'][:].tolist() == [b'chrX']]))`,
-        [t.path('c.h5'), t.path('p.h5')],
+with h5py.File(sys.argv[1]) as f, h5py.File(sys.argv[2]) as g, h5py.File(sys.argv[3]) as k, h5py.File(sys.argv[4]) as d:
+    print(json.dumps([str(f['data'].dtype), f['data']['pos'].tolist(), sorted(g.keys()), g['data2/chr'][:].tolist() == [b'chrX'],
+      [f['data'].chunks, list(k['data'].chunks)], k['data']['pos'].tolist(), [d['data1']['pos'].tolist(), d['data2']['chr'].tolist() == [b'chrX']]]))`,
+        [t.path('c.h5'), t.path('p.h5'), t.path('k.h5'), t.path('d.h5')],
       );
       assert.deepEqual(JSON.parse(out), [
         "[('chr', 'S10'), ('pos', '<i4'), ('pct', '<f4'), ('c', '<i4'), ('t', '<i4')]",
         [1, 2, 3],
         ['data1', 'data2'],
         true,
+        [null, [2]],
+        [1, 2, 3],
+        [[1, 2], true],
       ]);
     } finally {
       t.cleanup();
