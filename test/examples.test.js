@@ -49,7 +49,8 @@ const expected = {
     /^loaded 200000 rows from 4 files with 2 workers \(50000 \+ 50000 \+ 50000 \+ 50000 rows\)/m,
     /^0 +chr1 +10000 +57\.7/m,
     /^22 chromosomes; most rows: /m,
-    /^(read back 200000 rows, identical: true|HDF5 skipped: .*h5wasm.*)$/m,
+    /^(read back 200000 rows, identical: true|HDF5 read-back skipped: .*h5wasm.*)$/m,
+    /^wrote per-file\.h5 while loading: datasets data1, data2, data3, data4 \(50000 \+ 50000 \+ 50000 \+ 50000 rows, [\d.]+ MiB\)$/m,
     /shmframe load data\*\.txt --schema 'chr:S10,pos:i4,pct:f4,c:i4,t:i4' --out combined\.h5/,
   ],
 };
