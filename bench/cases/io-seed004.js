@@ -129,6 +129,7 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
     // HDF5 writes (the rest of the write is h5wasm and the kernel).
     const scanMs = [];
     const fillMs = [];
+    const writeAlone = { cache: [], direct: [] };
     {
       const frames = await readDelimited(files, { schema, workers: 2, concat: false, heap });
       try {
@@ -154,6 +155,24 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
           }
           fillMs.push(performance.now() - t);
         }
+        // The HDF5 write alone (writeHDF5 of the 4 frames), page cache vs direct I/O: wall time
+        // and the kernel's CPU time (system time of this process). Each write makes a new file,
+        // removed after the timing (replacing a file would add the old one's release).
+        for (let rep = 0; rep < (quick ? 1 : 3); rep++)
+          for (const direct of [false, true]) {
+            const path = join(dir, `alone-${rep}-${direct}.h5`);
+            const c0 = process.cpuUsage();
+            const t = performance.now();
+            await writeHDF5(path, Object.fromEntries(files.map((f, i) => [stem(f), frames[i]])), {
+              direct,
+            });
+            const ms = performance.now() - t;
+            writeAlone[direct ? 'direct' : 'cache'].push({
+              ms,
+              sys: process.cpuUsage(c0).system / 1000,
+            });
+            rmSync(path);
+          }
       } finally {
         for (const f of frames) f.close();
       }
@@ -174,6 +193,15 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
       },
       { warmup: 1, repeats: repeats ?? (quick ? 3 : 7) },
     );
+
+    // ---- what two workers give over one on this machine: the load alone (no write), 1 worker
+    // then 2 (each pool warmed by one untimed load first)
+    const loadWith = (w) => async () => {
+      const frames = await readDelimited(files, { schema, workers: w, concat: false, heap });
+      for (const f of frames) f.close();
+    };
+    const load1 = await measure(loadWith(1), { warmup: 1, repeats: repeats ?? (quick ? 2 : 5) });
+    const load2 = await measure(loadWith(2), { warmup: 1, repeats: repeats ?? (quick ? 2 : 5) });
 
     // ---- Python: the seed (np.loadtxt) and pandas.read_csv, both with h5py
     const py = detectPython(['numpy', 'h5py']);
@@ -281,6 +309,14 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
     const rate = toRate(perCore, allFiles);
     const cpuRate = summarize(parseCpu.slice(-perCore.n).map((ms) => allFiles / (ms / 1000)));
     result.add({
+      id: 'load-2-vs-1-worker',
+      what: `the load alone (${mb.toFixed(0)} MB into 4 frames): 2 workers vs 1 worker (what 2 threads give here)`,
+      unit: 'ms',
+      better: 'lower',
+      shmframe: load2,
+      alternative: { name: '1 worker', stat: load1 },
+    });
+    result.add({
       id: 'parse-per-core',
       what: `parse the ${allFiles.toFixed(0)} MB on one thread (scan + parse into a frame), wall; np.loadtxt per file`,
       unit: 'MB/s',
@@ -304,6 +340,11 @@ await runCase('io-seed004', async ({ quick, repeats, result, log }) => {
         (seedRuns.length
           ? `Python seed: load ${summarize(seedRuns.map((r) => r.load_seconds * 1000)).median.toFixed(0)} ms, write ${summarize(seedRuns.map((r) => r.write_seconds * 1000)).median.toFixed(0)} ms`
           : ''),
+    );
+    const alone = (runs) =>
+      `${summarize(runs.map((r) => r.ms)).median.toFixed(0)} ms (kernel CPU ${summarize(runs.map((r) => r.sys)).median.toFixed(0)} ms)`;
+    result.note(
+      `writeHDF5 of the 4 frames alone (104 MB of records), medians: page cache writes ${alone(writeAlone.cache)}, direct I/O ${alone(writeAlone.direct)}`,
     );
     result.note(
       'Python times are measured inside the scripts (interpreter start-up and imports excluded); shmframe includes starting its 2 workers.',
