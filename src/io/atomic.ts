@@ -3,7 +3,7 @@
  * place only when complete, so a failed or interrupted write never leaves a truncated file under
  * the requested name (and never clobbers an existing good one).
  */
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ioError } from './text/file.js';
 
@@ -14,7 +14,15 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${++counter}.tmp`);
 }
 
-/** Runs `fn(tempPath)` and renames the result to `path`; removes the temporary file on failure. */
+/**
+ * Runs `fn(tempPath)` and renames the result to `path`; removes the temporary file on failure.
+ *
+ * Replacing a large file makes the filesystem release the old one's blocks and cached pages, in
+ * the rename that drops its last name (about 17 ms for 100 MB on ext4 here). Where an open file
+ * can be renamed over (not on Windows), the old file is opened first and closed in the
+ * background after the rename, so that release happens on libuv's thread pool instead of
+ * delaying the caller; the new file is in place when this resolves either way.
+ */
 export async function writeAtomically<T>(
   path: string,
   fn: (temp: string) => Promise<T> | T,
@@ -22,10 +30,20 @@ export async function writeAtomically<T>(
   const temp = tempPathFor(path);
   try {
     const result = await fn(temp);
+    let old = -1;
+    if (process.platform !== 'win32') {
+      try {
+        old = openSync(path, 'r');
+      } catch {
+        // No file to replace (or not readable): nothing to release later.
+      }
+    }
     try {
       renameSync(temp, path);
     } catch (err) {
       throw ioError(path, 'write', err);
+    } finally {
+      if (old >= 0) close(old, () => {});
     }
     return result;
   } catch (err) {
