@@ -243,7 +243,7 @@ test(
           { a: new Int16Array(0), s: [] },
           { schema: { s: 'S3' }, heap },
         );
-        const datasets = { mt, 'deep/er/bigT': bigT, empty };
+        const datasets = { mt, 'deep/er/bigT': bigT, empty, 'données/naïve': m };
         for (let i = 0; i < 20; i++) datasets[`many/d${i}`] = m;
         const p = t.path('w.h5');
         await writeHDF5(p, datasets, { direct: true });
@@ -254,7 +254,7 @@ with h5py.File(sys.argv[1], 'r') as f:
     bt = f['deep/er/bigT'][:]
     print(json.dumps({'mt': f['mt'][:].tolist(), 'n': len(f['many']), 'd19': f['many/d19'][2, 3],
       'bigT': [list(bt.shape), bool(np.array_equal(bt[:, 0], np.arange(1500000, dtype='<i4') * 7)), bool(np.array_equal(bt[:, 1], -np.arange(1500000, dtype='<i4')))],
-      'empty': [f['empty'].shape, str(f['empty'].dtype)]}))`,
+      'empty': [f['empty'].shape, str(f['empty'].dtype)], 'utf8name': f['données/naïve'][1, 1]}))`,
             [p],
           ),
         );
@@ -269,6 +269,7 @@ with h5py.File(sys.argv[1], 'r') as f:
           d19: 11,
           bigT: [[1_500_000, 2], true, true],
           empty: [[0], "[('a', '<i2'), ('s', 'S3')]"],
+          utf8name: 5,
         });
         assertH5dumpReads(p);
         const back = await readHDF5(p, 'empty', { heap });
@@ -319,5 +320,48 @@ test('direct I/O where the filesystem refuses it (tmpfs) falls back to ordinary 
     );
   } finally {
     spawnSync('rm', ['-rf', dir]);
+  }
+});
+
+test('rows longer than the write buffer, and types too large for an HDF5 header', async () => {
+  const t = tempDir();
+  try {
+    await withHeap(
+      async (heap) => {
+        // One text value of 9 MB: a 9 MB record, longer than the writer's 8 MiB slices.
+        const long = 'ACGT'.repeat(9 << 18);
+        const f = SharedFrame.from({ id: [1, 2, 3], seq: ['a', long, 'ccc'] }, { heap });
+        await writeHDF5(t.path('long.h5'), { f }, { direct: true });
+        const back = await readHDF5(t.path('long.h5'), 'f', { heap });
+        assert.deepEqual(back.schema, f.schema);
+        assert.equal(back.get(1, 'seq').length, long.length);
+        assert.equal(back.get(1, 'seq'), long);
+        assert.deepEqual(back.row(2), { id: 3, seq: 'ccc' });
+        back.close();
+        f.close();
+        // 4000 columns: the compound type needs more than a header message's 65535 bytes.
+        const schema = Array.from({ length: 4000 }, (_, i) => [
+          `column_with_a_long_name_${i}`,
+          'f8',
+        ]);
+        const wide = SharedFrame.create(schema, { capacity: 1, heap });
+        await assert.rejects(writeHDF5(t.path('wide.h5'), { wide }), {
+          code: 'SHMFRAME_ERR_INVALID_ARG',
+          message: /65535.*layout: 'columns'/,
+        });
+        assert.equal(existsSync(t.path('wide.h5')), false);
+        await writeHDF5(t.path('wide.h5'), { wide }, { layout: 'columns' }); // h5wasm writes that
+        wide.close();
+        // readDelimited refuses it before reading anything.
+        writeFileSync(t.path('w.tsv'), '1\n');
+        await assert.rejects(
+          readDelimited(t.path('w.tsv'), { schema, heap, hdf5: t.path('w.h5') }),
+          { code: 'SHMFRAME_ERR_INVALID_ARG', message: /65535/ },
+        );
+      },
+      { size: '256M' },
+    );
+  } finally {
+    t.cleanup();
   }
 });

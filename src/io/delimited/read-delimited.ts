@@ -49,7 +49,7 @@ import { createRunner, type Runner } from './runner.js';
 import { writeAtomically } from '../atomic.js';
 import type { FrameColumns } from '../frame-columns.js';
 import { NativeHDF5File } from '../hdf5/native-writer.js';
-import { checkName, nativeCompound } from '../hdf5/write-hdf5.js';
+import { checkCompoundSchema, checkName, nativeCompound } from '../hdf5/write-hdf5.js';
 import {
   createFrame,
   finishFrame,
@@ -249,6 +249,7 @@ export async function readDelimited(
   const { files, o } = checkOptions(paths, options);
   const columns = resolveSchema(o.schema);
   const schemaPairs = columns.map((c) => [c.name, c.dtype] as [string, string]);
+  if (o.hdf5 !== undefined) checkCompoundSchema('data', schemaPairs);
   const dialect = resolveDialect(o, files[0] as string);
   const concat = o.concat !== false;
   const header = o.header === true;

@@ -7,6 +7,8 @@
  * files. Offsets and lengths are 8 bytes; all integers little-endian.
  */
 
+import { InvalidArgumentError } from '../../errors.js';
+
 /** An undefined address. */
 export const kUndefined = 0xffffffffffffffffn;
 
@@ -285,6 +287,14 @@ export interface Message {
   body: Uint8Array;
 }
 
+/** Throws when a header message is larger than the 65535 bytes its size field can say. */
+export function checkMessageSize(body: Uint8Array, what: string): void {
+  if (body.length > 0xffff)
+    throw new InvalidArgumentError(
+      `${what} needs ${body.length} bytes in its HDF5 header, more than a header message holds (65535): with that many columns, write layout: 'columns'`,
+    );
+}
+
 /** Bytes of a version 2 object header holding `messages`. */
 export function objectHeaderSize(messages: readonly Message[]): number {
   let n = 4 + 1 + 1 + 4; // OHDR, version, flags, size of chunk 0 (4 bytes)
@@ -298,8 +308,7 @@ export function objectHeader(messages: readonly Message[]): Uint8Array {
   for (const m of messages) chunk += 4 + m.body.length;
   const b = new Bytes().u8(0x4f).u8(0x48).u8(0x44).u8(0x52).u8(2).u8(0x02).u32(chunk);
   for (const m of messages) {
-    if (m.body.length > 0xffff)
-      throw new RangeError(`an HDF5 header message holds at most 65535 bytes (${m.body.length})`);
+    checkMessageSize(m.body, `An HDF5 header message (type ${m.type})`);
     b.u8(m.type)
       .u16(m.body.length)
       .u8(m.flags ?? 0)

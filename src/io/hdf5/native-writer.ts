@@ -19,6 +19,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { ioError } from '../text/file.js';
 import {
   Msg,
+  checkMessageSize,
   contiguousLayout,
   dataspace,
   fillValue,
@@ -141,6 +142,13 @@ function messagesOf(n: Node): Message[] {
   ];
 }
 
+/** Refuses a dataset whose type or attributes do not fit an HDF5 header message. */
+export function checkDataset(d: NativeDataset): void {
+  checkMessageSize(d.type, `The type of dataset ${d.path}`);
+  for (const [k, v] of d.attributes)
+    checkMessageSize(stringAttribute(k, v), `Attribute ${k} of dataset ${d.path}`);
+}
+
 /**
  * Object header addresses from `at` on (every node; a header's size does not depend on the
  * addresses it holds), and the end of the last one.
@@ -197,6 +205,7 @@ class DataSink {
   readonly fd: number;
   #direct = -1;
   readonly buffers: [Uint8Array, Uint8Array];
+  #big: [Uint8Array, Uint8Array] | undefined;
 
   constructor(fd: number, temp: string, direct: boolean) {
     this.fd = fd;
@@ -219,9 +228,25 @@ class DataSink {
     this.#direct = -1;
   }
 
-  /** Writes `buf` at `position`; on a direct-I/O refusal, again through the ordinary descriptor. */
-  async write(buf: Uint8Array, position: number): Promise<void> {
-    if (this.#direct >= 0) {
+  /**
+   * Two buffers that each hold a carry (< 4 KiB) and a slice of whole rows: the aligned 8 MiB
+   * pair, or for rows longer than a slice (a frame with a very long text value) a pair of plain
+   * buffers of one row, written through the ordinary descriptor.
+   */
+  buffersFor(rowBytes: number): { pair: [Uint8Array, Uint8Array]; direct: boolean } {
+    if (rowBytes <= kSlice) return { pair: this.buffers, direct: true };
+    const n = rowBytes + kAlign;
+    if (this.#big === undefined || this.#big[0].length < n)
+      this.#big = [new Uint8Array(n), new Uint8Array(n)];
+    return { pair: this.#big, direct: false };
+  }
+
+  /**
+   * Writes `buf` at `position` (direct I/O when `direct` and allowed); on a direct-I/O refusal,
+   * again through the ordinary descriptor.
+   */
+  async write(buf: Uint8Array, position: number, direct = true): Promise<void> {
+    if (direct && this.#direct >= 0) {
       try {
         await writeAsync(this.#direct, buf, position);
         return;
@@ -245,14 +270,15 @@ class DataSink {
  */
 async function writeData(sink: DataSink, d: NativeDataset, address: number): Promise<void> {
   const rowsPerSlice = Math.max(1, Math.floor(kSlice / d.rowBytes));
+  const { pair, direct } = sink.buffersFor(d.rowBytes);
   let pending: Promise<void> = Promise.resolve();
   let carry = 0;
   let position = address;
   let k = 0;
   for (let r = 0; r < d.rows; r += rowsPerSlice, k++) {
     const n = Math.min(rowsPerSlice, d.rows - r);
-    const buf = sink.buffers[k & 1] as Uint8Array;
-    const other = sink.buffers[(k + 1) & 1] as Uint8Array;
+    const buf = pair[k & 1] as Uint8Array;
+    const other = pair[(k + 1) & 1] as Uint8Array;
     d.fill(buf.subarray(carry, carry + n * d.rowBytes), r, n);
     const end = carry + n * d.rowBytes;
     const last = r + n >= d.rows;
@@ -263,7 +289,7 @@ async function writeData(sink: DataSink, d: NativeDataset, address: number): Pro
     carry = last ? 0 : end - len;
     const at = position;
     position += len;
-    pending = len > 0 ? sink.write(buf.subarray(0, len), at) : Promise.resolve();
+    pending = len > 0 ? sink.write(buf.subarray(0, len), at, direct) : Promise.resolve();
   }
   await pending;
 }
@@ -302,6 +328,7 @@ export class NativeHDF5File {
 
   /** Writes one dataset's data now; its header is written by `finish`. */
   async add(d: NativeDataset): Promise<void> {
+    checkDataset(d);
     const bytes = d.rows * d.rowBytes;
     let address = -1;
     if (bytes > 0) {
@@ -372,6 +399,7 @@ export async function writeNativeHDF5(
   options: NativeOptions,
 ): Promise<void> {
   buildTree(datasets); // name clashes, before anything is written
+  datasets.forEach(checkDataset);
   const file = new NativeHDF5File(temp, path, {
     ...options,
     expectedBytes: datasets.reduce((s, d) => s + d.rows * d.rowBytes, 0),

@@ -40,7 +40,7 @@ import {
 } from './h5wasm.js';
 import { patchStringPadding, type StringType } from './strpad.js';
 import { compoundType, floatType, intType, stringType } from './format.js';
-import { writeNativeHDF5, type NativeDataset } from './native-writer.js';
+import { checkDataset, writeNativeHDF5, type NativeDataset } from './native-writer.js';
 
 /** Options of {@link writeHDF5}. */
 export interface WriteHDF5Options {
@@ -412,6 +412,34 @@ function nativeType(dt: DType): Uint8Array {
     default:
       return intType(dt.itemsize, dt.kind === 'i');
   }
+}
+
+/**
+ * Refuses, before anything is read or written, a schema whose compound type (or schema
+ * attribute) would not fit an HDF5 header message (thousands of columns): the sizes of text
+ * fields are not known yet, so offsets are counted at their widest.
+ */
+export function checkCompoundSchema(name: string, schema: ReadonlyArray<[string, string]>): void {
+  const type = compoundType(
+    2 ** 24,
+    schema.map(([n, d]) => ({
+      name: n,
+      offset: 0,
+      type: d === 'utf8' || d === 'category' ? stringType(1, 1, 'nullpad') : nativeType(dtypeOf(d)),
+    })),
+  );
+  const d: NativeDataset = {
+    path: checkName(name),
+    type,
+    dims: [0],
+    rows: 0,
+    rowBytes: 1,
+    fill: () => {},
+    attributes: schema.some(([, t]) => needsSchema(t))
+      ? [['shmframe_schema', JSON.stringify(schema)]]
+      : [],
+  };
+  checkDataset(d);
 }
 
 /** A frame as one contiguous compound dataset, rows interleaved straight from its columns. */
