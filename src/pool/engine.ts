@@ -131,6 +131,8 @@ export class PoolEngine implements SlotEvents {
       if (error === undefined) w.resolve();
       else w.reject(error);
     }
+    for (const slot of this.#slots)
+      if (slot.state === 'ready' && slot.tasks.length === 0) this.#armIdle(slot);
     this.#refreshRefs();
   }
 
@@ -442,6 +444,13 @@ export class PoolEngine implements SlotEvents {
     }
     slot.endBusy(now);
     this.#updateRef(slot);
+    // While someone awaits ready(), no worker stops for being idle: a worker ready early would
+    // otherwise stop before a slow one is ready, and ready() would wait for ever.
+    if (this.#readyWaiters.length === 0) this.#armIdle(slot);
+  }
+
+  /** Stops an idle worker after `idleTimeout` without work. */
+  #armIdle(slot: WorkerSlot): void {
     const ms = this.#opts.idleTimeout;
     if (this.#state === kOpen && Number.isFinite(ms) && slot.idleTimer === null) {
       slot.idleTimer = setTimeout(() => {
@@ -657,7 +666,8 @@ export class PoolEngine implements SlotEvents {
       // for being idle comes back only when work waits.
       const replace = !planned || slot.killed;
       if (replace) slot.restarts++;
-      if (replace || this.#queue.size > 0) this.#spawn(slot);
+      // A worker that was stopping when ready() was called comes back for it too.
+      if (replace || this.#queue.size > 0 || this.#readyWaiters.length > 0) this.#spawn(slot);
     }
     for (const resolve of slot.exitWaiters.splice(0)) resolve();
     if (this.#queue.size > 0) this.#dispatch();

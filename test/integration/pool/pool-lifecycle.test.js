@@ -209,6 +209,31 @@ test('ready() resolves once every worker loaded the module, and after idle stops
   });
 });
 
+test('ready() waits for a slow worker even when a fast one would stop for being idle meanwhile', async () => {
+  // One worker of two takes 300 ms to load its module; idleTimeout is 20 ms. The fast worker
+  // must not stop (and leave ready() waiting for ever) before the slow one is ready.
+  const slow = new URL('../../fixtures/pool-slow-start.js', import.meta.url);
+  await withHeap(async (heap) => {
+    const pool = new Pool({ module: slow, workers: 2, heap, idleTimeout: 20 });
+    try {
+      await pool.ready();
+      assert.deepEqual(
+        pool.stats().workers.map((w) => w.state),
+        ['idle', 'idle'],
+      );
+      // After ready(), idle workers stop again as usual...
+      while (!pool.stats().workers.every((w) => w.state === 'stopped'))
+        await new Promise((r) => setTimeout(r, 10));
+      // ...and a second ready() restarts both, the slow one included.
+      await pool.ready();
+      assert.ok(pool.stats().workers.every((w) => w.state === 'idle'));
+      assert.equal(await pool.run('add', { a: 2, b: 3 }), 5);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 test('ready() rejects with the load error of a broken module, and with SHMFRAME_ERR_CLOSED on a closed pool', async () => {
   await withHeap(async (heap) => {
     const broken = new Pool({
