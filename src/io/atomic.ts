@@ -18,7 +18,7 @@ export function tempPathFor(path: string): string {
  * Runs `fn(tempPath)` and renames the result to `path`; removes the temporary file on failure.
  *
  * Replacing a large file makes the filesystem release the old one's blocks and cached pages, in
- * the rename that drops its last name (about 17 ms for 100 MB on ext4 here). Where an open file
+ * the rename that drops its last name (tens of milliseconds for 100 MB on ext4). Where an open file
  * can be renamed over (not on Windows), the old file is opened first and closed in the
  * background after the rename, so that release happens on libuv's thread pool instead of
  * delaying the caller; the new file is in place when this resolves either way.

@@ -1,5 +1,5 @@
 /**
- * Counting newlines 16 bytes at a time: a 300-byte WebAssembly SIMD function, written out below
+ * Counting newlines 16 bytes at a time: a 250-byte WebAssembly SIMD module, written out below
  * opcode by opcode (there is no other wasm in shmframe, so no toolchain for it). The scan pass
  * (`scan.ts`) needs, per chunk of a file without quoting, the newlines and the line starts that
  * begin a blank or comment line; a native memchr per line (Buffer.indexOf) costs a call per line;
