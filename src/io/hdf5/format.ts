@@ -20,16 +20,16 @@ export function lookup3(data: Uint8Array, initval = 0): number {
   let c = a;
   let k = 0;
   const rot = (x: number, r: number): number => ((x << r) | (x >>> (32 - r))) >>> 0;
-  const word = (i: number): number =>
-    ((data[i] as number) |
-      ((data[i + 1] as number) << 8) |
-      ((data[i + 2] as number) << 16) |
-      ((data[i + 3] as number) << 24)) >>>
+  const word = (bytes: Uint8Array, i: number): number =>
+    ((bytes[i] as number) |
+      ((bytes[i + 1] as number) << 8) |
+      ((bytes[i + 2] as number) << 16) |
+      ((bytes[i + 3] as number) << 24)) >>>
     0;
   while (length > 12) {
-    a = (a + word(k)) >>> 0;
-    b = (b + word(k + 4)) >>> 0;
-    c = (c + word(k + 8)) >>> 0;
+    a = (a + word(data, k)) >>> 0;
+    b = (b + word(data, k + 4)) >>> 0;
+    c = (c + word(data, k + 8)) >>> 0;
     a = (a - c) >>> 0;
     a = (a ^ rot(c, 4)) >>> 0;
     c = (c + b) >>> 0;
@@ -55,15 +55,9 @@ export function lookup3(data: Uint8Array, initval = 0): number {
   // The last 1-12 bytes, zero-extended.
   const tail = new Uint8Array(12);
   tail.set(data.subarray(k, k + length));
-  const t = (i: number): number =>
-    ((tail[i] as number) |
-      ((tail[i + 1] as number) << 8) |
-      ((tail[i + 2] as number) << 16) |
-      ((tail[i + 3] as number) << 24)) >>>
-    0;
-  a = (a + t(0)) >>> 0;
-  b = (b + t(4)) >>> 0;
-  c = (c + t(8)) >>> 0;
+  a = (a + word(tail, 0)) >>> 0;
+  b = (b + word(tail, 4)) >>> 0;
+  c = (c + word(tail, 8)) >>> 0;
   c = (c ^ b) >>> 0;
   c = (c - rot(b, 14)) >>> 0;
   a = (a ^ c) >>> 0;
@@ -122,10 +116,6 @@ export class Bytes {
     this.#buf.set(b, this.length);
     this.length += b.length;
     return this;
-  }
-  /** Overwrites 4 bytes at `at`. */
-  setU32(at: number, v: number): void {
-    this.#view.setUint32(at, v >>> 0, true);
   }
   view(): Uint8Array {
     return this.#buf.subarray(0, this.length);

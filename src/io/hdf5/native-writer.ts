@@ -1,8 +1,8 @@
 /**
  * shmframe's own HDF5 writer for uncompressed files: contiguous datasets in a tree of compact
- * groups, metadata first (one block), then each dataset's data at a 4 KiB-aligned address,
- * written straight from the frames and arrays through two 8 MiB buffers, the next slice being
- * filled while the previous one is written.
+ * groups. Each dataset's data goes at a 4 KiB-aligned address as soon as it is added, written
+ * straight from the frames and arrays through two 8 MiB buffers (the next slice filled while
+ * the previous one is written); the object headers follow the data, the superblock comes last.
  *
  * Why not h5wasm here: its writes pass through its 2 GiB wasm memory and Emscripten's file layer,
  * and it cannot place data where direct I/O needs it. This writer uses no wasm at all, so a
@@ -16,6 +16,7 @@
  */
 import { closeSync, constants, ftruncateSync, openSync, write, writeSync } from 'node:fs';
 import { InvalidArgumentError } from '../../errors.js';
+import { writeAll } from '../atomic.js';
 import { ioError } from '../text/file.js';
 import {
   Msg,
@@ -67,7 +68,6 @@ interface Node {
   attributes: Array<[string, string]>;
   address: bigint;
   dataAddress: number;
-  messages: Message[];
 }
 
 const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
@@ -79,7 +79,6 @@ function buildTree(datasets: readonly NativeDataset[]): Node {
     attributes: [],
     address: 0n,
     dataAddress: -1,
-    messages: [],
   });
   const root = node('');
   for (const d of datasets) {
@@ -112,7 +111,7 @@ function walk(n: Node, visit: (n: Node) => void): void {
   for (const c of n.children.values()) walk(c, visit);
 }
 
-/** Messages of a node, with every address a placeholder of the right size. */
+/** Messages of a node (with the addresses assigned so far: their size never changes). */
 function messagesOf(n: Node): Message[] {
   const attrs = n.attributes.map(([k, v]): Message => ({
     type: Msg.Attribute,
@@ -303,12 +302,11 @@ async function writeData(sink: DataSink, d: NativeDataset, address: number): Pro
  */
 export class NativeHDF5File {
   readonly #path: string;
-  readonly #datasets: NativeDataset[] = [];
-  readonly #addresses: number[] = [];
+  /** Each dataset added, with the address of its data (-1 when it has none). */
+  readonly #datasets = new Map<NativeDataset, number>();
   #fd = -1;
   #sink: DataSink | undefined;
   #cursor = kAlign;
-  #end = kAlign;
 
   /** Opens `temp` for writing (`path` is the name errors show). */
   constructor(temp: string, path: string, options: NativeOptions & { expectedBytes: number }) {
@@ -330,47 +328,33 @@ export class NativeHDF5File {
   async add(d: NativeDataset): Promise<void> {
     checkDataset(d);
     const bytes = d.rows * d.rowBytes;
-    let address = -1;
-    if (bytes > 0) {
-      address = this.#cursor;
-      this.#end = address + bytes;
-      this.#cursor = roundUp(this.#end, kAlign);
-    }
-    this.#datasets.push(d);
-    this.#addresses.push(address);
-    if (address >= 0) {
-      try {
-        await writeData(this.#sink as DataSink, d, address);
-      } catch (err) {
-        throw (err as NodeJS.ErrnoException).code !== undefined
-          ? ioError(this.#path, 'write', err)
-          : err;
-      }
+    const address = bytes > 0 ? this.#cursor : -1;
+    this.#datasets.set(d, address);
+    if (address < 0) return;
+    this.#cursor = roundUp(address + bytes, kAlign);
+    try {
+      await writeData(this.#sink as DataSink, d, address);
+    } catch (err) {
+      // A system call's failure names the file; anything else (a bug, a bad frame) as it is.
+      throw (err as NodeJS.ErrnoException).syscall !== undefined
+        ? ioError(this.#path, 'write', err)
+        : err;
     }
   }
 
-  /** Writes the groups and dataset headers (with `groupAttributes`) and the superblock. */
-  finish(groupAttributes: ReadonlyMap<string, Array<[string, string]>> = new Map()): void {
-    const root = buildTree(this.#datasets);
-    const byPath = new Map<string, number>();
-    this.#datasets.forEach((d, i) => byPath.set(d.path, this.#addresses[i] as number));
+  /** Writes the groups' and datasets' headers after the data, then the superblock. */
+  finish(): void {
+    const root = buildTree([...this.#datasets.keys()]);
     walk(root, (n) => {
-      if (n.dataset !== undefined) n.dataAddress = byPath.get(n.dataset.path) ?? -1;
+      if (n.dataset !== undefined) n.dataAddress = this.#datasets.get(n.dataset) ?? -1;
     });
-    for (const [g, attrs] of groupAttributes) {
-      let at: Node | undefined = root;
-      for (const p of g.split('/').filter((x) => x !== '')) at = at?.children.get(p);
-      if (at !== undefined) at.attributes = attrs;
-    }
     const start = this.#cursor;
     const { nodes, end } = placeHeaders(root, start);
     this.#sink?.close();
-    const fd = this.#fd;
+    writeAll(this.#fd, this.#path, headers(nodes, start, end), start);
+    writeAll(this.#fd, this.#path, superblock(end, root.address), 0);
     try {
-      const meta = headers(nodes, start, end);
-      writeFully(fd, meta, start);
-      writeFully(fd, superblock(end, root.address), 0);
-      ftruncateSync(fd, end);
+      ftruncateSync(this.#fd, end);
     } catch (err) {
       throw ioError(this.#path, 'write', err);
     }
@@ -385,17 +369,11 @@ export class NativeHDF5File {
   }
 }
 
-function writeFully(fd: number, data: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
-}
-
-/** Writes `datasets` (and attributes of the groups) as a new HDF5 file at `temp`. */
+/** Writes `datasets` as a new HDF5 file at `temp` (`path`: the name errors show). */
 export async function writeNativeHDF5(
   temp: string,
   path: string,
   datasets: readonly NativeDataset[],
-  groupAttributes: ReadonlyMap<string, Array<[string, string]>>,
   options: NativeOptions,
 ): Promise<void> {
   buildTree(datasets); // name clashes, before anything is written
@@ -406,7 +384,7 @@ export async function writeNativeHDF5(
   });
   try {
     for (const d of datasets) await file.add(d);
-    file.finish(groupAttributes);
+    file.finish();
   } finally {
     file.abort();
   }
