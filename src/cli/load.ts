@@ -12,6 +12,7 @@ import { formatBytes, parseSize } from '../util/size.js';
 import type { SharedFrame } from '../frame/shared-frame.js';
 import { readDelimited, type LoadReport } from '../io/delimited/read-delimited.js';
 import { loadH5 } from '../io/hdf5/h5wasm.js';
+import { ownWriterWrites, writeHDF5 } from '../io/hdf5/write-hdf5.js';
 
 export const kLoadUsage = `Usage: shmframe load FILE... --schema SCHEMA --out OUT [options]
 
@@ -257,9 +258,7 @@ async function run(p: Plan): Promise<number> {
   // as it is parsed, while the workers parse the next files (no h5wasm).
   const streamed =
     p.format === 'h5' &&
-    p.layout === 'compound' &&
-    p.compression === undefined &&
-    p.chunkRows === undefined;
+    ownWriterWrites({ layout: p.layout, compression: p.compression, chunkRows: p.chunkRows });
   // Otherwise h5wasm takes ~150 ms to load (4 MB of JS and wasm): start it now, so that it loads
   // while the workers parse (the main thread mostly waits then). A failure is left for writeHDF5
   // to report, which loads it again and throws SHMFRAME_ERR_DEPENDENCY.
@@ -300,18 +299,16 @@ async function run(p: Plan): Promise<number> {
     const named = (): Record<string, SharedFrame> =>
       Object.fromEntries(names.map((n, i) => [n, frames[i] as SharedFrame]));
     let what: string;
-    if (streamed)
-      what = `compound dataset${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')}`;
-    else if (p.format === 'h5') {
-      const { writeHDF5 } = await import('../io/hdf5/write-hdf5.js');
-      const datasets = named();
-      await writeHDF5(p.out, datasets, {
-        layout: p.layout,
-        chunkRows: p.chunkRows,
-        compression: p.compression,
-        direct: p.direct,
-      });
-      const names = Object.keys(datasets);
+    if (p.format === 'h5') {
+      // Streamed files were written during the load; the others are written now, by h5wasm.
+      if (!streamed) {
+        await writeHDF5(p.out, named(), {
+          layout: p.layout,
+          chunkRows: p.chunkRows,
+          compression: p.compression,
+          direct: p.direct,
+        });
+      }
       what = `${p.layout} dataset${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')}`;
     } else if (p.format === 'npz') {
       const { writeNpz } = await import('../io/npy/npz.js');

@@ -415,6 +415,27 @@ function nativeType(dt: DType): Uint8Array {
 }
 
 /**
+ * Whether shmframe's own writer writes these options' files (uncompressed, unchunked, compound
+ * layout); h5wasm writes the others.
+ */
+export function ownWriterWrites(options: WriteHDF5Options): boolean {
+  return (
+    (options.layout ?? 'compound') === 'compound' &&
+    options.compression === undefined &&
+    options.chunkRows === undefined
+  );
+}
+
+/** The `shmframe_schema` attribute a frame with this schema needs, if any. */
+function schemaAttributes(
+  schema: ReadonlyArray<readonly [string, string]>,
+): Array<[string, string]> {
+  return schema.some(([, d]) => needsSchema(d))
+    ? [['shmframe_schema', JSON.stringify(schema)]]
+    : [];
+}
+
+/**
  * Refuses, before anything is read or written, a schema whose compound type (or schema
  * attribute) would not fit an HDF5 header message (thousands of columns): the sizes of text
  * fields are not known yet, so offsets are counted at their widest.
@@ -435,9 +456,7 @@ export function checkCompoundSchema(name: string, schema: ReadonlyArray<[string,
     rows: 0,
     rowBytes: 1,
     fill: () => {},
-    attributes: schema.some(([, t]) => needsSchema(t))
-      ? [['shmframe_schema', JSON.stringify(schema)]]
-      : [],
+    attributes: schemaAttributes(schema),
   };
   checkDataset(d);
 }
@@ -459,7 +478,6 @@ export function nativeCompound(
       type: f.encode === 'raw' ? nativeType(f.col.dt) : stringType(f.size, 1, 'nullpad'),
     })),
   );
-  const schema = fc.cols.map((c) => [c.name, c.dtype]);
   return {
     path: checkName(name),
     type,
@@ -467,17 +485,15 @@ export function nativeCompound(
     rows: fc.length,
     rowBytes: itemsize,
     fill: (dst, r0, n) => fillRecords(fields, itemsize, fc.start + r0, fc.start + r0 + n, dst),
-    attributes: schema.some(([, d]) => needsSchema(d as string))
-      ? [['shmframe_schema', JSON.stringify(schema)]]
-      : [],
+    attributes: schemaAttributes(fc.cols.map((c) => [c.name, c.dtype] as const)),
   };
 }
 
 /**
  * An array as one contiguous N-d dataset. A contiguous array is copied as flat bytes; a strided
- * view row block by row block (or, when one row exceeds the write buffer, copied once).
+ * view (a frame's `values()`) block of rows by block of rows.
  */
-function nativeArray(name: string, a: SharedArray, holds: Array<{ close(): void }>): NativeDataset {
+function nativeArray(name: string, a: SharedArray): NativeDataset {
   const dt = dtypeOf(a.dtype);
   const dims = a.ndim === 0 ? [1] : a.shape.slice();
   const attributes: Array<[string, string]> = needsSchema(dt.str)
@@ -486,13 +502,8 @@ function nativeArray(name: string, a: SharedArray, holds: Array<{ close(): void 
   const base = { path: checkName(name), type: nativeType(dt), dims, attributes };
   const rows = dims[0] as number;
   const rowBytes = rows === 0 ? 0 : (a.size / rows) * dt.itemsize;
-  let src: SharedArray = a;
-  if (!a.isContiguous && rowBytes > 4 << 20) {
-    src = a.copy();
-    holds.push(src);
-  }
-  if (src.isContiguous) {
-    const d = src.data;
+  if (a.isContiguous) {
+    const d = a.data;
     const bytes = new Uint8Array(d.buffer, d.byteOffset, a.size * dt.itemsize);
     return {
       ...base,
@@ -563,26 +574,16 @@ export async function writeHDF5(
         `Expected dataset ${JSON.stringify(name)} to be a SharedFrame or a SharedArray, got ${describe(v)}`,
       );
   }
-  // Uncompressed, unchunked files with compound frames: shmframe's own writer (no wasm).
-  if (
-    layout === 'compound' &&
-    options.compression === undefined &&
-    options.chunkRows === undefined
-  ) {
+  if (ownWriterWrites(options)) {
     await writeAtomically(path, async (temp) => {
-      const holds: Array<{ release?(): void; close?(): void }> = [];
+      const holds: FrameColumns[] = [];
       try {
         const jobs = Object.entries(datasets).map(([name, v]) =>
-          SharedArray.isSharedArray(v)
-            ? nativeArray(name, v, holds as Array<{ close(): void }>)
-            : nativeCompound(name, v, holds as FrameColumns[]),
+          SharedArray.isSharedArray(v) ? nativeArray(name, v) : nativeCompound(name, v, holds),
         );
-        await writeNativeHDF5(temp, path, jobs, new Map(), { direct: options.direct === true });
+        await writeNativeHDF5(temp, path, jobs, { direct: options.direct === true });
       } finally {
-        for (const h of holds) {
-          h.release?.();
-          h.close?.();
-        }
+        for (const h of holds) h.release();
       }
     });
     return;
