@@ -331,8 +331,9 @@ export async function readDelimited(
       index: i,
       control,
     });
-    // 3. Scan. Workers take tens to hundreds of milliseconds to start; scanning is fast (memchr
-    // per line, ~2 GB/s), so for moderate inputs this thread scans everything while they boot.
+    // 3. Scan. Workers take tens to hundreds of milliseconds to start; scanning is fast (newlines
+    // counted 16 bytes at a time), so for moderate inputs this thread scans everything while
+    // they boot.
     // Workers that already run (a previous load's) scan in parallel instead.
     const scanHere = workers > 0 && totalBytes <= kScanHereBytes && !runner.warm();
     const scanned: Array<(RangeScan & { size: number }) | undefined> = scanHere
@@ -353,8 +354,11 @@ export async function readDelimited(
     // Each frame (one per file with concat: false) goes through 3-7 on its own, so the workers
     // parse the first file while later files are still being scanned, and a finished frame can
     // be written (`hdf5`) while the others parse. Pool tasks run in the order they are sent.
+    const nFrames = concat ? 1 : files.length;
+    const partsOf: number[][] = Array.from({ length: nFrames }, () => []);
+    parts.forEach((p, i) => partsOf[p.frame]?.push(i));
     const loadFrame = async (f: number, onFrame?: (f: number) => void): Promise<void> => {
-      const idx = parts.flatMap((p, i) => (p.frame === f ? [i] : []));
+      const idx = partsOf[f] as number[];
       const own = idx.map((i) => parts[i] as Part);
       const scans = await all(
         idx.map((i) =>
@@ -415,15 +419,9 @@ export async function readDelimited(
       finishFrame(frame, parts, parsed, f, columns);
       onFrame?.(f);
     };
-    const nFrames = concat ? 1 : files.length;
-    const loadAll = async (onFrame?: (f: number) => void): Promise<void> => {
-      const settled = await Promise.allSettled(
-        Array.from({ length: nFrames }, (_, f) => loadFrame(f, onFrame)),
-      );
-      // The first failure in file order.
-      const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
-    };
+    // Every frame settles before this returns; the first failure in file order is thrown.
+    const loadAll = (onFrame?: (f: number) => void): Promise<void[]> =>
+      all(Array.from({ length: nFrames }, (_, f) => loadFrame(f, onFrame)));
     if (o.hdf5 === undefined) await loadAll();
     else {
       const out = typeof o.hdf5 === 'string' ? { path: o.hdf5 } : o.hdf5;
