@@ -27,6 +27,7 @@ export const ErrorCodes = {
   IO: 'SHMFRAME_ERR_IO',
   LOCK_OWNER: 'SHMFRAME_ERR_LOCK_OWNER',
   DEPENDENCY: 'SHMFRAME_ERR_DEPENDENCY',
+  NATIVE: 'SHMFRAME_ERR_NATIVE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -188,6 +189,17 @@ export class MissingDependencyError extends ShmframeError {
   }
 }
 
+/**
+ * The native backend (the `native/` addon that maps OS shared memory and waits across
+ * processes) is not available: it was not built, or cannot load in this runtime. Thread heaps
+ * work without it; process heaps, named and file heaps need it.
+ */
+export class NativeBackendError extends ShmframeError {
+  constructor(message: string, options?: Opts) {
+    super(ErrorCodes.NATIVE, message, options);
+  }
+}
+
 const kClassByCode: Record<ErrorCode, new (message: string, options?: Opts) => ShmframeError> = {
   [ErrorCodes.INVALID_ARG]: InvalidArgumentError,
   [ErrorCodes.DTYPE]: DtypeError,
@@ -207,6 +219,7 @@ const kClassByCode: Record<ErrorCode, new (message: string, options?: Opts) => S
   [ErrorCodes.IO]: ShmframeIOError,
   [ErrorCodes.LOCK_OWNER]: LockOwnerError,
   [ErrorCodes.DEPENDENCY]: MissingDependencyError,
+  [ErrorCodes.NATIVE]: NativeBackendError,
 };
 
 /** The plain, structured-clonable form of an error. */

@@ -39,6 +39,7 @@ export {
   ShmframeIOError,
   LockOwnerError,
   MissingDependencyError,
+  NativeBackendError,
   ErrorCodes,
   encodeError,
   decodeError,

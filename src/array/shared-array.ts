@@ -1,5 +1,5 @@
 import { BlockRef } from '../heap/block-ref.js';
-import type { Handle } from '../heap/handle.js';
+import { resolveHandle, type Handle } from '../heap/handle.js';
 import { Heap } from '../heap/heap.js';
 import { KindCode, kShare, registerKind } from '../heap/kinds.js';
 import { CorruptError, DtypeError, InvalidArgumentError, ShapeError, describe } from '../errors.js';
@@ -290,7 +290,8 @@ export class SharedArray {
    * Attaches a handle posted from another thread (or this one), adopting the reference it
    * carries. Throws SHMFRAME_ERR_CLOSED if the array was freed meanwhile.
    */
-  static attach(handle: Handle): SharedArray {
+  static attach(input: Handle | string): SharedArray {
+    const handle = resolveHandle(input) as Handle;
     const host = (handle as Partial<Handle<ViewSpec>> | null)?.view?.host;
     if (host !== undefined) {
       const code = (host as Partial<ArrayHost> | null)?.code;

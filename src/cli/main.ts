@@ -2,9 +2,7 @@
 /**
  * The `shmframe` command. Subcommands live in their own modules and are loaded on demand.
  */
-import { Heap } from '../heap/heap.js';
 import { ShmframeError } from '../errors.js';
-import { formatBytes } from '../util/size.js';
 
 const kUsage = `shmframe: zero-copy shared arrays and frames for Node.js worker threads
 
@@ -15,7 +13,11 @@ Commands:
   demo [--quick]             seed 002 end to end on generated data: a pool over a shared frame
                              vs a sequential loop and a cloning pool, then a producer-consumer
                              pipeline; one comparison table (npm start; shmframe demo --help)
-  inspect-heap [--size 1G]   create a fresh heap and print heap.stats()
+  inspect-heap [--size 1G | --name NAME | --file PATH]
+                             print heap.stats() of a fresh heap, or of a named or file heap
+                             with its processes and published names
+  gc [--list]                remove named heaps (/dev/shm/shmframe-*) whose processes are all
+                             gone
   load FILE... -s SCHEMA -o OUT
                              parse delimited text in parallel into a frame, write HDF5, Arrow,
                              .npy or .npz (shmframe load --help)
@@ -32,6 +34,8 @@ Examples:
   shmframe demo --quick
   shmframe inspect-heap
   shmframe inspect-heap --size 512M
+  shmframe inspect-heap --name results
+  shmframe gc
   shmframe load data/*.txt --schema 'chr:S10,pos:i4,pct:f4,c:i4,t:i4' --out combined.h5
 `;
 
@@ -56,30 +60,12 @@ export async function main(argv: string[]): Promise<number> {
     return load(rest);
   }
   if (command === 'inspect-heap') {
-    let size: string | undefined;
-    for (let i = 0; i < rest.length; i++) {
-      const a = rest[i];
-      if (a === '--size') size = rest[++i];
-      else if (a?.startsWith('--size=')) size = a.slice(7);
-      else if (a === '-h' || a === '--help') {
-        process.stdout.write('Usage: shmframe inspect-heap [--size 1G]\n');
-        return 0;
-      } else {
-        process.stderr.write(`shmframe inspect-heap: unknown option ${a}\n`);
-        return 2;
-      }
-    }
-    const heap = size === undefined ? Heap.default() : Heap.create({ size });
-    const stats = heap.stats();
-    const width = Math.max(...Object.keys(stats).map((k) => k.length));
-    process.stdout.write(`heap ${heap.id.toString(16)}\n`);
-    for (const [k, v] of Object.entries(stats)) {
-      const human = ['size', 'used', 'free', 'largestFree', 'overhead'].includes(k)
-        ? `  (${formatBytes(v)})`
-        : '';
-      process.stdout.write(`  ${k.padEnd(width)}  ${v}${human}\n`);
-    }
-    return 0;
+    const { inspectHeap } = await import('./heaps.js');
+    return inspectHeap(rest);
+  }
+  if (command === 'gc') {
+    const { gc } = await import('./heaps.js');
+    return gc(rest);
   }
   process.stderr.write(`shmframe: unknown command '${command}'\n\n${kUsage}`);
   return 2;

@@ -12,7 +12,7 @@
  */
 import { HeapFullError, InvalidArgumentError, ShapeError, describe } from '../errors.js';
 import type { TypedArray } from '../array/dtype.js';
-import { threadId } from 'node:worker_threads';
+import { notifyWord, selfIn, waitWord } from '../heap/futex.js';
 import {
   C_BYTES_CAP,
   C_BYTES_PREV,
@@ -160,7 +160,7 @@ export function reserveStaged(
         h[slot + R_START] = start;
         h[slot + R_END] = start + n;
         h[slot + R_STATE] = 0;
-        h[slot + R_OWNER] = threadId + 1;
+        h[slot + R_OWNER] = selfIn(h.buffer);
         for (const s of staged) {
           if (s.bytes !== undefined)
             s.col.words[C_BYTES_PREV] = s.col.words[C_BYTES_USED] as number;
@@ -177,7 +177,7 @@ export function reserveStaged(
       unlockOwned(h, F_LOCK, F_LOCK_WAITERS);
     }
     // Every slot holds an append in flight: wait for one to publish, then try again.
-    if (slot < 0) Atomics.wait(h, F_LENGTH, Atomics.load(h, F_LENGTH), kOwnerCheckMs);
+    if (slot < 0) waitWord(h, F_LENGTH, Atomics.load(h, F_LENGTH), kOwnerCheckMs);
   }
   return { start, end: start + n, slot, byteStarts, staged };
 }
@@ -223,13 +223,13 @@ function publish(
   for (;;) {
     const cur = Atomics.load(h, F_LENGTH);
     if (cur === start) break;
-    if (Atomics.wait(h, F_LENGTH, cur, kOwnerCheckMs) === 'timed-out') {
+    if (waitWord(h, F_LENGTH, cur, kOwnerCheckMs) === 'timed-out') {
       recoverDeadRows(store, cur, start, byteStarts, staged);
     }
   }
   Atomics.store(h, F_LENGTH, end);
   h[slot + R_OWNER] = 0;
-  Atomics.notify(h, F_LENGTH);
+  notifyWord(h, F_LENGTH);
 }
 
 /**
@@ -281,7 +281,7 @@ function recoverDeadRows(
     });
     for (const at of dead) h[at + R_OWNER] = 0;
     Atomics.store(h, F_LENGTH, to);
-    Atomics.notify(h, F_LENGTH);
+    notifyWord(h, F_LENGTH);
   } finally {
     unlockOwned(h, F_LOCK, F_LOCK_WAITERS);
   }

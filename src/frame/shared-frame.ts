@@ -131,7 +131,7 @@ export class SharedFrame {
    * Throws SHMFRAME_ERR_CLOSED if the frame was freed meanwhile.
    * @example parentPort.on('message', (h) => { const f = SharedFrame.attach(h); ...; f.close(); });
    */
-  static attach(handle: Handle): SharedFrame {
+  static attach(handle: Handle | string): SharedFrame {
     const { ref, handle: h } = BlockRef.adopt(handle, kKind, KindCode.frame, 'SharedFrame');
     try {
       const heap = ref.heap;

@@ -4,6 +4,8 @@
  * (attach a handle), and the release of everything a dead thread held.
  */
 import { threadId } from 'node:worker_threads';
+import { requireNative } from '../native/binding.js';
+import { bootHash } from '../native/proc.js';
 import { ClosedError, CorruptError, InvalidArgumentError, UnknownHeapError } from '../errors.js';
 import { Allocator } from './allocator.js';
 import {
@@ -27,6 +29,14 @@ import {
   H_THREAD_OVERFLOW,
   H_TICKET_CAP,
   H_VERSION,
+  H_BACKING,
+  H_BOOT,
+  H_LOCK,
+  H_NAMES_CAP,
+  H_NAMES_START,
+  H_PATH_START,
+  H_PROC_CAP,
+  H_PROC_START,
   T_LEDGER,
   T_LEDGER_NEXT,
   T_LEDGER_OLD,
@@ -48,8 +58,20 @@ import {
   kTicketWords,
   kUnit,
   kWordsPerUnit,
+  kBackingThread,
+  kNamesCapacity,
+  kNameWords,
+  kPathBytes,
+  kProcCapacity,
+  kProcClaiming,
+  kProcFree,
+  kProcReaping,
+  kProcWords,
+  kSlotSpan,
 } from './layout.js';
-import { KindCode, disposeBlock, repairBlock, type FreedBlock } from './kinds.js';
+import { registerContext, type ProcessLink } from './futex.js';
+import { ProcessTable } from './processes.js';
+import { KindCode, disposeBlock, kindName, repairBlock, type FreedBlock } from './kinds.js';
 import { Ledger, ledgerEntries, resolvePending, threadTableStart } from './ledger.js';
 import { Tickets, type Ticket } from './tickets.js';
 import { Words } from './words.js';
@@ -74,6 +96,16 @@ export interface ReleaseReport {
   repaired: boolean;
 }
 
+/** How a new heap's memory is backed, for {@link HeapCore.format}. */
+export interface Backing {
+  /** One of layout.ts `kBacking*`. */
+  kind: number;
+  /** Name (named heaps) or absolute path (file heaps). */
+  path: string;
+  /** The fd a memfd heap is held by in this process (-1 otherwise). */
+  fd: number;
+}
+
 export class HeapCore {
   readonly buffer: SharedArrayBuffer;
   readonly w: Words;
@@ -84,27 +116,50 @@ export class HeapCore {
   readonly size: number;
   readonly dataStart: number;
   readonly end: number;
+  /** One of layout.ts `kBacking*`: 0 for a thread heap. */
+  readonly backing: number;
+  /** This thread's identity in this heap: `slot * 2^21 + threadId` (slot 0 in a thread heap). */
+  readonly tid: number;
+  /** This process's slot in the process table (0 in a thread heap). */
+  readonly slot: number;
+  /** The process table (process heaps only). */
+  readonly procs: ProcessTable | undefined;
   /** Bumped when this thread's own references were released wholesale (at its exit). */
   epoch = 0;
 
-  private constructor(buffer: SharedArrayBuffer, w: Words) {
+  private constructor(buffer: SharedArrayBuffer, w: Words, slot: number, link: ProcessLink | undefined) {
     this.buffer = buffer;
     this.w = w;
     this.id = w.getU(H_ID_HI) * 2 ** 32 + w.getU(H_ID_LO);
     this.size = w.getU(H_SIZE_HI) * 2 ** 32 + w.getU(H_SIZE_LO);
     this.dataStart = w.getU(H_DATA_START);
     this.end = w.getU(H_END);
-    this.alloc = new Allocator(w, threadId);
+    this.backing = w.get(H_BACKING);
+    this.slot = slot;
+    this.tid = slot * kSlotSpan + threadId;
+    this.procs = slot === 0 ? undefined : new ProcessTable(w);
+    if (link !== undefined) link.stall = () => void this.reapDead();
+    registerContext(buffer, this.tid, link);
+    this.alloc = new Allocator(w, this.tid);
     this.tickets = new Tickets(w);
-    this.ledger = new Ledger(w, this.alloc, threadId);
+    this.ledger = new Ledger(w, this.alloc, this.tid);
   }
 
   /** Formats a new heap in a fresh (zeroed) buffer. */
-  static format(buffer: SharedArrayBuffer): HeapCore {
+  static format(
+    buffer: SharedArrayBuffer,
+    backing: Backing = { kind: kBackingThread, path: '', fd: -1 },
+  ): HeapCore {
     const w = new Words(buffer);
     const size = buffer.byteLength;
+    const shared = backing.kind !== kBackingThread;
     const ticketCap = Math.min(262144, Math.max(4096, Math.floor(size / 65536)));
-    const tableWords = H_TABLES + ticketCap * kTicketWords + kThreadCapacity * kThreadWords;
+    const threadWords = H_TABLES + ticketCap * kTicketWords + kThreadCapacity * kThreadWords;
+    const procStart = threadWords;
+    const procCap = shared ? kProcCapacity : 0;
+    const namesStart = procStart + (shared ? (procCap + 1) * kProcWords : 0);
+    const pathStart = namesStart + kNamesCapacity * kNameWords;
+    const tableWords = pathStart + 1 + kPathBytes / 4;
     const dataStart = Math.ceil((tableWords * 4) / kUnit);
     const end = Math.floor(size / kUnit) - 1; // the last unit is the sentinel
     const id = Math.floor(Math.random() * 2 ** 52) + 1;
@@ -115,17 +170,36 @@ export class HeapCore {
     w.set(H_SIZE_HI, Math.floor(size / 2 ** 32));
     w.set(H_TICKET_CAP, ticketCap);
     w.set(H_THREAD_CAP, kThreadCapacity);
+    w.set(H_BACKING, backing.kind);
+    w.set(H_BOOT, shared ? bootHash() : 0);
+    w.set(H_PROC_START, procStart);
+    w.set(H_PROC_CAP, procCap);
+    w.set(H_NAMES_START, namesStart);
+    w.set(H_NAMES_CAP, kNamesCapacity);
+    w.set(H_PATH_START, pathStart);
+    writePath(w, pathStart, backing.path);
+    if (shared) w.set(procStart, 1); // highest slot claimed + 1
     Allocator.format(w, dataStart, end);
+    let slot = 0;
+    let link: ProcessLink | undefined;
+    if (shared) {
+      // Claimed before the magic is set: a sweep that finds a heap without magic and without a
+      // live process leaves it alone only while it is young (see Heap.create's sweep).
+      link = processLink(w, 0, "A process heap");
+      slot = new ProcessTable(w).claim(backing.fd, 'node', () => true);
+      link.slot = slot;
+    }
     w.store(H_MAGIC, kHeapMagic);
-    return new HeapCore(buffer, w);
+    return new HeapCore(buffer, w, slot, link);
   }
 
-  /** Validates the control header of a buffer received from another thread. */
-  static open(buffer: unknown, expectedId?: number): HeapCore {
+  /** Validates the control header of a buffer received from another thread or process. */
+  static open(buffer: unknown, expectedId?: number, fd = -1): HeapCore {
     if (!(buffer instanceof SharedArrayBuffer)) {
       throw new UnknownHeapError(
         `Expected a handle's heap buffer to be a SharedArrayBuffer, got ${Object.prototype.toString.call(buffer)}. ` +
-          `Handles must travel by postMessage or structured clone, not JSON.`,
+          `Handles must travel by postMessage or structured clone, not JSON (use the string form ` +
+          `String(handle) of a process heap to cross processes or JSON).`,
       );
     }
     if (buffer.byteLength < kMinHeapSize)
@@ -141,23 +215,119 @@ export class HeapCore {
     const size = w.getU(H_SIZE_HI) * 2 ** 32 + w.getU(H_SIZE_LO);
     const end = w.getU(H_END);
     const dataStart = w.getU(H_DATA_START);
+    const procStart = w.getU(H_PROC_START);
+    const procCap = w.getU(H_PROC_CAP);
+    const namesStart = w.getU(H_NAMES_START);
+    const pathStart = w.getU(H_PATH_START);
+    const backing = w.get(H_BACKING);
     if (
       size !== buffer.byteLength ||
       end * kUnit >= size ||
       dataStart >= end ||
-      dataStart < H_TABLES / kWordsPerUnit
+      dataStart < H_TABLES / kWordsPerUnit ||
+      backing < 0 ||
+      backing > 3 ||
+      procCap > kProcCapacity ||
+      (backing !== kBackingThread) !== (procCap > 0) ||
+      procStart + (procCap + 1) * kProcWords > namesStart + (procCap === 0 ? kProcWords : 0) ||
+      namesStart + w.getU(H_NAMES_CAP) * kNameWords > pathStart ||
+      (pathStart + 1 + kPathBytes / 4) * 4 > dataStart * kUnit
     ) {
       throw new CorruptError(
         `Heap header is inconsistent with its ${buffer.byteLength}-byte buffer`,
       );
     }
-    const core = new HeapCore(buffer, w);
-    if (expectedId !== undefined && core.id !== expectedId) {
+    const id = w.getU(H_ID_HI) * 2 ** 32 + w.getU(H_ID_LO);
+    if (expectedId !== undefined && id !== expectedId) {
       throw new UnknownHeapError(
-        `Handle names heap ${expectedId.toString(16)} but carries the buffer of heap ${core.id.toString(16)}`,
+        `Handle names heap ${expectedId.toString(16)} but carries the buffer of heap ${id.toString(16)}`,
       );
     }
-    return core;
+    if (backing === kBackingThread) return new HeapCore(buffer, w, 0, undefined);
+    const link = processLink(w, 0, 'Opening a process heap');
+    const table = new ProcessTable(w);
+    let slot = table.findMine();
+    if (slot < 0) {
+      slot = table.claim(fd, 'node', (s) => !hasThreadsOf(w, s));
+    } else if (fd >= 0 && table.fdOf(slot) < 0) {
+      table.setFd(slot, fd);
+    }
+    link.slot = slot;
+    return new HeapCore(buffer, w, slot, link);
+  }
+
+  /** Identity in this heap of thread `threadId` of this process. */
+  tidOf(threadIdInProcess: number): number {
+    return this.slot * kSlotSpan + threadIdInProcess;
+  }
+
+  /** The heap's name (named heaps) or file path (file heaps); '' otherwise. */
+  get path(): string {
+    return readPath(this.w, this.w.getU(H_PATH_START));
+  }
+
+  /**
+   * Releases every process of this heap that is provably gone (exited or killed, SIGKILL and
+   * OOM included; a reused pid does not count, the start time tells): the references each of
+   * its threads held, the allocator if one died holding its lock, locks and queue operations
+   * they left half-done (the kinds' repair hooks). Returns how many processes were released.
+   */
+  reapDead(): number {
+    const table = this.procs;
+    if (table === undefined) return 0;
+    let reaped = 0;
+    for (let s = 1; s < table.top; s++) {
+      if (s === this.slot) continue;
+      const e = table.entry(s);
+      if (e.state === kProcFree || e.state === kProcClaiming) continue;
+      if (e.state === kProcReaping) {
+        // Another process is releasing it; take over only if that process died meanwhile.
+        const reaper = table.reaperOf(e);
+        const reaperSlot = Math.floor((reaper - 1) / kSlotSpan);
+        if (reaperSlot === this.slot) continue;
+        if (reaperSlot >= 1 && reaperSlot <= table.cap && table.alive(table.entry(reaperSlot)))
+          continue;
+        if (!table.takeOverReap(e, reaper, this.tid + 1)) continue;
+      } else {
+        if (table.alive(e)) continue;
+        if (!table.beginReap(e, this.tid + 1)) continue;
+      }
+      this.#releaseSlot(s);
+      table.endReap(table.entry(s));
+      reaped++;
+    }
+    return reaped;
+  }
+
+  /** Releases every thread recorded for process slot `s`. */
+  #releaseSlot(s: number): void {
+    const w = this.w;
+    const start = threadTableStart(w);
+    const cap = w.get(H_THREAD_CAP);
+    const lo = s * kSlotSpan;
+    const hi = lo + kSlotSpan;
+    for (let i = 0; i < cap; i++) {
+      const at = start + i * kThreadWords;
+      if (w.load(at + T_STATE) === kThreadFree) continue;
+      const tid = w.load(at + T_THREAD);
+      if (tid >= lo && tid < hi) this.releaseThread(tid);
+    }
+    const owner = w.load(H_LOCK) - 1;
+    if (owner >= lo && owner < hi) this.alloc.repairIfOwnedBy(owner);
+  }
+
+  /**
+   * This process leaves the heap (its main thread is exiting): releases this thread's
+   * references and marks the slot exited. Returns true when no other process is live, so a
+   * named heap's last process can remove the name.
+   */
+  leave(): boolean {
+    const table = this.procs;
+    if (table === undefined) return false;
+    this.releaseThread(this.tid);
+    table.leave(this.slot);
+    this.reapDead();
+    return table.othersAlive(this.slot) === 0;
   }
 
   /** Allocates a block holding one reference owned by this thread. */
@@ -447,7 +617,7 @@ export class HeapCore {
     for (const u of ledgers) this.alloc.free(u);
     for (let k = 1; k < kThreadWords; k++) w.store(entry + k, 0);
     w.store(entry + T_STATE, kThreadFree);
-    if (tid === threadId) {
+    if (tid === this.tid) {
       this.ledger.reset();
       this.epoch++;
     }
@@ -465,8 +635,19 @@ export class HeapCore {
    * Lets shared structures take over locks and reservations a dead thread left behind.
    */
   isThreadGone(tid: number): boolean {
-    if (tid === threadId || tid < 0) return false;
+    if (tid === this.tid || tid < 0) return false;
     const w = this.w;
+    const s = Math.floor(tid / kSlotSpan);
+    if (s !== this.slot && this.procs !== undefined) {
+      // Another process's thread: gone if its process is, released first so that what it
+      // guarded is repaired before a waiter takes over.
+      if (s < 1 || s > this.procs.cap) return true;
+      const e = this.procs.entry(s);
+      if (e.state === kProcFree) return !hasThread(w, tid);
+      if (this.procs.alive(e) && e.state !== kProcReaping) return false;
+      this.reapDead();
+      return !hasThread(w, tid);
+    }
     if (w.load(H_THREAD_OVERFLOW) !== 0) return false;
     const start = threadTableStart(w);
     const cap = w.get(H_THREAD_CAP);
@@ -475,6 +656,25 @@ export class HeapCore {
       if (w.load(at + T_STATE) !== kThreadFree && w.load(at + T_THREAD) === tid) return false;
     }
     return true;
+  }
+
+  /** The handle kind name of a live block (checked like an attach). */
+  kindOf(unit: number, generation: number): string {
+    if (!Number.isInteger(unit) || unit < this.dataStart || unit >= this.end) {
+      throw new CorruptError(`Published entry names block unit ${unit}, outside this heap's blocks`);
+    }
+    const base = unit * kWordsPerUnit;
+    if (this.w.get(base + B_MAGIC) !== kAllocMagic || this.w.get(base + B_GEN) !== generation) {
+      throw new ClosedError(`The published object (block ${unit}) was freed`);
+    }
+    const code = this.w.get(base + B_VERKIND) >>> 16;
+    const name = kindName(code);
+    if (name === undefined) {
+      throw new CorruptError(
+        `Published block ${unit} has kind ${code}, which no class in this thread handles: import 'shmframe' first`,
+      );
+    }
+    return name;
   }
 
   /** Reference count of a block (diagnostics and tests). */
@@ -497,6 +697,60 @@ export class HeapCore {
   get ticketCapacity(): number {
     return this.w.get(H_TICKET_CAP);
   }
+}
+
+/** Whether thread identity `tid` has an entry in the thread table. */
+function hasThread(w: Words, tid: number): boolean {
+  const start = threadTableStart(w);
+  const cap = w.get(H_THREAD_CAP);
+  for (let i = 0; i < cap; i++) {
+    const at = start + i * kThreadWords;
+    if (w.load(at + T_STATE) !== kThreadFree && w.load(at + T_THREAD) === tid) return true;
+  }
+  return false;
+}
+
+/** Whether any thread of process slot `s` is still recorded in the thread table. */
+function hasThreadsOf(w: Words, s: number): boolean {
+  const start = threadTableStart(w);
+  const cap = w.get(H_THREAD_CAP);
+  for (let i = 0; i < cap; i++) {
+    const at = start + i * kThreadWords;
+    if (w.load(at + T_STATE) === kThreadFree) continue;
+    if (Math.floor(w.load(at + T_THREAD) / kSlotSpan) === s) return true;
+  }
+  return false;
+}
+
+function processLink(w: Words, slot: number, what: string): ProcessLink {
+  if (threadId >= kSlotSpan) {
+    throw new InvalidArgumentError(
+      `${what}: thread id ${threadId} is beyond the ${kSlotSpan} threads a process may have started to use a process heap`,
+    );
+  }
+  return { native: requireNative(what), words: w.first, slot };
+}
+
+function writePath(w: Words, at: number, path: string): void {
+  const bytes = new TextEncoder().encode(path);
+  if (bytes.length > kPathBytes) {
+    throw new InvalidArgumentError(
+      `Expected a heap path of at most ${kPathBytes} bytes, got ${bytes.length}`,
+    );
+  }
+  w.set(at, bytes.length);
+  for (let i = 0; i < bytes.length; i += 4) {
+    let v = 0;
+    for (let k = 0; k < 4 && i + k < bytes.length; k++) v |= (bytes[i + k] as number) << (8 * k);
+    w.set(at + 1 + i / 4, v);
+  }
+}
+
+function readPath(w: Words, at: number): string {
+  const n = Math.min(w.getU(at), kPathBytes);
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = (w.getU(at + 1 + (i >> 2)) >>> (8 * (i & 3))) & 0xff;
+  return new TextDecoder().decode(bytes);
 }
 
 /** Zeroes bytes in views of at most 2^32 bytes (the Node 20 TypedArray limit). */

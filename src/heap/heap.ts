@@ -1,3 +1,4 @@
+import { closeSync } from 'node:fs';
 import os from 'node:os';
 import {
   getEnvironmentData,
@@ -6,13 +7,38 @@ import {
   threadId,
   type Worker,
 } from 'node:worker_threads';
-import { InvalidArgumentError, describe } from '../errors.js';
+import { InvalidArgumentError, UnknownHeapError, describe } from '../errors.js';
 import { formatBytes, parseSize } from '../util/size.js';
 import { HeapCore, kMinHeapSize, type ReleaseReport } from './core.js';
-import { kUnit } from './layout.js';
+import {
+  kBackingFile,
+  kBackingMemfd,
+  kBackingNamed,
+  kBackingThread,
+  kSlotSpan,
+  kUnit,
+} from './layout.js';
 import { hasBrand } from '../util/brand.js';
+import {
+  createFile,
+  createMemfd,
+  createNamed,
+  openFile,
+  openMemfdOf,
+  openNamed,
+  unlinkNamed,
+  type Segment,
+} from '../native/segment.js';
+import { sweepNamed, type SweepReport } from './sweep.js';
+import type { ProcessInfo } from './processes.js';
+import { keyBytes, Names } from './names.js';
+import { attachHandle, isShareable, kShare, type Shareable } from './kinds.js';
+import { kFreshSerial } from './tickets.js';
+import { HandleRecord, setHandleCodec, type Handle } from './handle.js';
 
 export type { ReleaseReport } from './core.js';
+export type { ProcessInfo } from './processes.js';
+export type { SweepReport } from './sweep.js';
 
 /** What {@link Heap.stats} reports. All sizes in bytes. */
 export interface HeapStats {
@@ -39,10 +65,43 @@ export interface HeapStats {
 export interface HeapOptions {
   /**
    * Size of the heap: bytes, or a string like `'8G'`. The memory is reserved, not touched: the
-   * OS commits pages only when objects use them.
-   * @default half of physical memory, or `SHMFRAME_HEAP_SIZE`
+   * OS commits pages only when objects use them (a file heap reserves its size on disk).
+   * @default half of physical memory, or `SHMFRAME_HEAP_SIZE`; required for a file heap
    */
   size?: number | string;
+  /**
+   * `'thread'`: one `SharedArrayBuffer`, shared by the threads of this process. `'process'`: OS
+   * shared memory (an anonymous memfd) that child processes inherit and any process can attach
+   * through a string handle; freed by the kernel when the last process lets go, SIGKILL
+   * included. Needs the native backend.
+   * @default 'thread' (or 'process' when `name` or `file` is given)
+   */
+  shared?: 'thread' | 'process';
+  /**
+   * A name for unrelated processes to `Heap.open(name)`: a POSIX shared memory object
+   * `/dev/shm/shmframe-<name>`, removed when the last process using it leaves.
+   */
+  name?: string;
+  /** A file to back the heap (a RAM disk path, or a disk): it stays after every process left. */
+  file?: string;
+  /** For `name`/`file`: replace an existing file (a named heap is never replaced while in use). @default false */
+  overwrite?: boolean;
+}
+
+/** Where {@link Heap.open} finds a heap. */
+export type HeapTarget =
+  | string
+  | { name: string }
+  | { file: string }
+  /** A memfd heap inherited as file descriptor `fd` (a child of the creating process). */
+  | { fd: number }
+  /** A memfd heap of another process, through /proc/<pid>/fd/<fd>. */
+  | { pid: number; fd: number };
+
+/** Options of {@link Heap.lookup}. */
+export interface LookupOptions {
+  /** Also remove the name: the reference the table held becomes the caller's. @default false */
+  remove?: boolean;
 }
 
 const kBrand = Symbol.for('shmframe.heap');
@@ -88,8 +147,11 @@ export class Heap {
   }
 
   /**
-   * Creates a new heap of `size` bytes (rounded up to 64).
+   * Creates a new heap of `size` bytes (rounded up to 64): a thread heap by default; in OS
+   * shared memory with `shared: 'process'`, `name` or `file` (see {@link HeapOptions}).
    * @example Heap.create({ size: '512M' })
+   * @example Heap.create({ size: '1G', shared: 'process' }) // children inherit it
+   * @example Heap.create({ size: '1G', name: 'results' })   // Heap.open('results') elsewhere
    */
   static create(options: HeapOptions = {}): Heap {
     if (typeof options !== 'object' || options === null) {
@@ -97,22 +159,124 @@ export class Heap {
         `Expected \`options\` to be an object like { size: '1G' }, got ${describe(options)}`,
       );
     }
+    const { shared, name, file, overwrite } = options;
+    if (shared !== undefined && shared !== 'thread' && shared !== 'process') {
+      throw new InvalidArgumentError(
+        `Expected \`shared\` to be 'thread' or 'process', got ${describe(shared)}`,
+      );
+    }
+    if (name !== undefined && file !== undefined) {
+      throw new InvalidArgumentError('Pass either `name` or `file` to Heap.create, not both');
+    }
+    if (shared === 'thread' && (name !== undefined || file !== undefined)) {
+      throw new InvalidArgumentError(
+        `A heap with a \`${name !== undefined ? 'name' : 'file'}\` lives in OS shared memory: drop shared: 'thread'`,
+      );
+    }
+    if (overwrite !== undefined && typeof overwrite !== 'boolean') {
+      throw new InvalidArgumentError(`Expected \`overwrite\` to be a boolean, got ${describe(overwrite)}`);
+    }
+    if (file !== undefined && (typeof file !== 'string' || file === '')) {
+      throw new InvalidArgumentError(`Expected \`file\` to be a path, got ${describe(file)}`);
+    }
+    if (file !== undefined && options.size === undefined) {
+      throw new InvalidArgumentError(
+        `A file heap needs an explicit \`size\` (it is reserved on the filesystem up front), e.g. Heap.create({ file: '${file}', size: '1G' })`,
+      );
+    }
     const size = options.size === undefined ? defaultSize() : parseSize(options.size, 'size');
-    return Heap.#make(size, false);
+    if (shared !== 'process' && name === undefined && file === undefined) {
+      return Heap.#make(size, false);
+    }
+    const bytes = checkedSize(size);
+    if (name !== undefined) {
+      sweepNamed();
+      if (overwrite === true) Heap.#removeIfUnused(name);
+      return Heap.#adopt(createNamed(name, bytes), kBackingNamed);
+    }
+    if (file !== undefined) return Heap.#adopt(createFile(file, bytes, overwrite === true), kBackingFile);
+    return Heap.#adopt(createMemfd(bytes), kBackingMemfd);
+  }
+
+  /** Formats a freshly created segment, or joins an existing one. */
+  static #adopt(seg: Segment, backing: number): Heap {
+    let core: HeapCore;
+    try {
+      core = seg.created
+        ? HeapCore.format(seg.buffer, { kind: backing, path: seg.path, fd: seg.fd })
+        : HeapCore.open(seg.buffer, undefined, seg.fd);
+    } catch (err) {
+      if (seg.created && backing === kBackingNamed) unlinkNamed(seg.path);
+      throw err;
+    }
+    const known = lookup(core.id);
+    if (known !== undefined) {
+      if (seg.fd >= 0 && core.procs?.fdOf(core.slot) !== seg.fd) closeSync(seg.fd);
+      return known;
+    }
+    const heap = new Heap(core);
+    remember(heap);
+    installExitHook();
+    watch(heap);
+    if (!seg.created) core.reapDead();
+    return heap;
+  }
+
+  static #removeIfUnused(name: string): void {
+    let heap: Heap;
+    try {
+      heap = Heap.open(name);
+    } catch {
+      unlinkNamed(name);
+      return;
+    }
+    const others = heap.processes().filter((p) => !p.self && p.state === 'live');
+    if (others.length > 0) {
+      throw new InvalidArgumentError(
+        `Cannot replace the heap named '${name}': ${others.length} other process(es) use it (pid ${others.map((p) => p.pid).join(', ')})`,
+      );
+    }
+    unlinkNamed(name);
+  }
+
+  /**
+   * Opens a heap in OS shared memory that another process created: by name, by file, or (a
+   * memfd heap) by an inherited file descriptor or another process's (pid, fd). Handles'
+   * string forms open their heap by themselves; this is for a process that starts from a name.
+   * @example const heap = Heap.open('results'); const f = heap.lookup('frame');
+   */
+  static open(target: HeapTarget): Heap {
+    if (typeof target === 'string') return Heap.#adopt(openNamed(target), kBackingNamed);
+    if (typeof target !== 'object' || target === null) {
+      throw new InvalidArgumentError(
+        `Expected Heap.open(name), Heap.open({ file }), Heap.open({ fd }) or Heap.open({ pid, fd }), got ${describe(target)}`,
+      );
+    }
+    const t = target as Partial<{ name: string; file: string; fd: number; pid: number }>;
+    if (typeof t.name === 'string') return Heap.#adopt(openNamed(t.name), kBackingNamed);
+    if (typeof t.file === 'string') return Heap.#adopt(openFile(t.file), kBackingFile);
+    if (Number.isInteger(t.fd) && (t.fd as number) >= 0) {
+      const pid = t.pid ?? process.pid;
+      if (!Number.isInteger(pid) || pid <= 0) {
+        throw new InvalidArgumentError(`Expected \`pid\` to be a positive integer, got ${describe(t.pid)}`);
+      }
+      return Heap.#adopt(openMemfdOf(pid, t.fd as number), kBackingMemfd);
+    }
+    throw new InvalidArgumentError(
+      `Expected Heap.open(name), Heap.open({ file }), Heap.open({ fd }) or Heap.open({ pid, fd }), got ${describe(target)}`,
+    );
+  }
+
+  /**
+   * Removes every named heap (`/dev/shm/shmframe-*`) whose processes are all gone (killed
+   * before the last one could remove it). `Heap.create({ name })` and `shmframe gc` run it.
+   */
+  static sweep(): SweepReport {
+    return sweepNamed();
   }
 
   static #make(requested: number, fallback: boolean): Heap {
-    let size = Math.ceil(requested / kUnit) * kUnit;
-    if (size < kMinHeapSize) {
-      throw new InvalidArgumentError(
-        `Expected \`size\` to be at least ${formatBytes(kMinHeapSize)}, got ${requested} bytes`,
-      );
-    }
-    if (size > 2 ** 38) {
-      throw new InvalidArgumentError(
-        `Expected \`size\` to be at most 256 GiB, got ${formatBytes(size)}`,
-      );
-    }
+    let size = checkedSize(requested);
     for (;;) {
       try {
         const heap = new Heap(HeapCore.format(new SharedArrayBuffer(size)));
@@ -179,6 +343,7 @@ export class Heap {
     const heap = new Heap(core);
     remember(heap);
     installExitHook();
+    if (core.procs !== undefined) watch(heap);
     return heap;
   }
 
@@ -211,6 +376,160 @@ export class Heap {
     return this[kCore].buffer;
   }
 
+  /** `'process'` for a heap in OS shared memory (memfd, named or file), else `'thread'`. */
+  get shared(): 'thread' | 'process' {
+    return this[kCore].backing === kBackingThread ? 'thread' : 'process';
+  }
+
+  /** The name of a named heap (`Heap.create({ name })`), else undefined. */
+  get name(): string | undefined {
+    const core = this[kCore];
+    return core.backing === kBackingNamed ? core.path : undefined;
+  }
+
+  /** The absolute path of a file heap, else undefined. */
+  get file(): string | undefined {
+    const core = this[kCore];
+    return core.backing === kBackingFile ? core.path : undefined;
+  }
+
+  /**
+   * Removes a named heap's name now, so no process can `Heap.open` it any more; processes that
+   * have it keep using it, and the memory is freed when the last one lets go. Rarely needed: the
+   * last process to leave a named heap removes the name by itself. Returns false when the name
+   * was already gone (or this is not a named heap).
+   */
+  unlink(): boolean {
+    const name = this.name;
+    return name === undefined ? false : unlinkNamed(name);
+  }
+
+  /**
+   * The processes attached to a process heap (this one included), after releasing those that
+   * are gone. A thread heap has one: this process.
+   */
+  processes(): ProcessInfo[] {
+    const core = this[kCore];
+    if (core.procs === undefined) {
+      return [{ pid: process.pid, runtime: 'node', state: 'live', joined: new Date(0), self: true }];
+    }
+    core.reapDead();
+    return core.procs.list();
+  }
+
+  /**
+   * Releases now what processes that are gone (exited, killed, OOM-killed) still held: their
+   * references, the allocator lock, locks and half-done queue operations. Every process of a
+   * process heap also does this by itself about once a second and whenever a wait finds an owner
+   * gone; call it to have it done at once (after a child you spawned exited, say). Returns how
+   * many processes were released.
+   */
+  releaseDead(): number {
+    return this[kCore].reapDead();
+  }
+
+  /**
+   * Publishes `obj` under `key` in the heap, with a reference of its own: another thread or
+   * process gets it with {@link lookup} (a child leaves a result for its parent, say). Publishing
+   * again under a key replaces (and releases) what it held. Views cannot be published: `copy()`.
+   * @example heap.publish('frame-0', frame); frame.close(); // the heap keeps it
+   */
+  publish(key: string, obj: Shareable): void {
+    const bytes = keyBytes(key);
+    if (!isShareable(obj)) {
+      throw new InvalidArgumentError(
+        `Expected a shmframe object (SharedArray, SharedFrame, SharedQueue, SharedLock) to publish, got ${describe(obj)}`,
+      );
+    }
+    const h = obj[kShare]();
+    const core = this[kCore];
+    if (h.heap !== core.id) {
+      Heap.byId(h.heap)?.releaseHandle(h);
+      throw new InvalidArgumentError(
+        `Cannot publish '${key}' in heap ${core.id.toString(16)}: the object lives in heap ${h.heap.toString(16)}. Publish it in its own heap.`,
+      );
+    }
+    if (h.view !== undefined) {
+      this.releaseHandle(h);
+      throw new InvalidArgumentError(
+        `Cannot publish '${key}': it is a view (of rows, columns or a reshape); publish the whole object, or a copy()`,
+      );
+    }
+    const names = new Names(core.w);
+    let old;
+    core.alloc.lock();
+    try {
+      old = names.set(bytes, { unit: h.unit, generation: h.generation, ticket: h.ticket, serial: h.serial });
+    } catch (err) {
+      core.alloc.unlock();
+      this.releaseHandle(h);
+      throw err;
+    }
+    core.alloc.unlock();
+    if (old !== undefined) core.releaseTicket(old.unit, { slot: old.ticket, serial: old.serial });
+  }
+
+  /**
+   * The object published under `key` (a new reference: close it when done), or undefined.
+   * With `{ remove: true }` the name is removed and the table's reference becomes the caller's.
+   * @example using f = heap.lookup<SharedFrame>('frame-0');
+   */
+  lookup<T = unknown>(key: string, options: LookupOptions = {}): T | undefined {
+    const bytes = keyBytes(key);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError(`Expected options like { remove: true }, got ${describe(options)}`);
+    }
+    const core = this[kCore];
+    const names = new Names(core.w);
+    let entry;
+    if (options.remove === true) {
+      core.alloc.lock();
+      try {
+        entry = names.take(bytes);
+      } finally {
+        core.alloc.unlock();
+      }
+    } else {
+      entry = names.get(bytes);
+    }
+    if (entry === undefined) return undefined;
+    const kind = core.kindOf(entry.unit, entry.generation);
+    const handle = new HandleRecord({
+      kind,
+      heap: core.id,
+      buffer: core.buffer,
+      unit: entry.unit,
+      generation: entry.generation,
+      // The table's own ticket when removing (its reference moves to the caller), else a serial
+      // no ticket has: attach takes a fresh reference and leaves the table's alone.
+      ticket: entry.ticket,
+      serial: options.remove === true ? entry.serial : kFreshSerial,
+      view: undefined,
+    });
+    return attachHandle(handle) as T;
+  }
+
+  /** Removes the name `key` and releases the table's reference. False when there was none. */
+  unpublish(key: string): boolean {
+    const bytes = keyBytes(key);
+    const core = this[kCore];
+    let entry;
+    core.alloc.lock();
+    try {
+      entry = new Names(core.w).take(bytes);
+    } finally {
+      core.alloc.unlock();
+    }
+    if (entry === undefined) return false;
+    core.releaseTicket(entry.unit, { slot: entry.ticket, serial: entry.serial });
+    return true;
+  }
+
+  /** Every key published in this heap. */
+  published(): string[] {
+    return new Names(this[kCore].w).keys();
+  }
+
   /** Current usage; see {@link HeapStats}. Takes the allocator lock briefly. */
   stats(): HeapStats {
     const core = this[kCore];
@@ -223,7 +542,7 @@ export class Heap {
       free,
       objects: c.objects,
       largestFree: Math.max(0, (c.largestFreeUnits - 1) * kUnit),
-      handles: core.tickets.outstanding(),
+      handles: core.tickets.outstanding() - new Names(core.w).count(),
       overhead: core.size - used - free,
       threads: core.threads().length,
       repairs: c.repairs,
@@ -241,7 +560,8 @@ export class Heap {
         `Expected \`threadId\` to be a non-negative integer, got ${describe(threadId)}`,
       );
     }
-    return this[kCore].releaseThread(threadId);
+    const core = this[kCore];
+    return core.releaseThread(core.tidOf(threadId));
   }
 
   /** Releases, once `worker` exits, every reference it still held in this heap. */
@@ -286,24 +606,193 @@ export function* knownHeaps(): IterableIterator<Heap> {
   }
 }
 
+function checkedSize(requested: number): number {
+  const size = Math.ceil(requested / kUnit) * kUnit;
+  if (size < kMinHeapSize) {
+    throw new InvalidArgumentError(
+      `Expected \`size\` to be at least ${formatBytes(kMinHeapSize)}, got ${requested} bytes`,
+    );
+  }
+  if (size > 2 ** 38) {
+    throw new InvalidArgumentError(`Expected \`size\` to be at most 256 GiB, got ${formatBytes(size)}`);
+  }
+  return size;
+}
+
 function defaultSize(): number {
   return Math.floor(os.totalmem() / 2 / kUnit) * kUnit;
 }
 
 /**
  * A worker that exits normally drops what it still holds. (A terminated or crashed worker does
- * not run this; its parent calls `releaseThread`, as Pool and `heap.watch` do.)
+ * not run this; its parent calls `releaseThread`, as Pool and `heap.watch` do.) The main thread
+ * leaves every process heap it knows; the last process to leave a named heap removes its name.
  */
 function installExitHook(): void {
-  if (exitHookInstalled || isMainThread) return;
+  if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const heap of knownHeaps()) {
       try {
-        heap[kCore].releaseThread(threadId);
+        const core = heap[kCore];
+        if (!isMainThread) {
+          core.releaseThread(core.tid);
+        } else if (core.procs !== undefined) {
+          const last = core.leave();
+          if (last && core.backing === kBackingNamed) unlinkNamed(core.path);
+        }
       } catch {
         // The process is going away; nothing more can be done here.
       }
     }
   });
 }
+
+/** Process heaps this thread checks for dead processes about once a second. */
+const watched = new Set<WeakRef<Heap>>();
+let watchdog: NodeJS.Timeout | undefined;
+/** How often a process looks for dead peers in its process heaps. */
+const kWatchMs = 1000;
+
+function watch(heap: Heap): void {
+  watched.add(new WeakRef(heap));
+  if (watchdog !== undefined) return;
+  watchdog = setInterval(() => {
+    for (const ref of watched) {
+      const h = ref.deref();
+      if (h === undefined) {
+        watched.delete(ref);
+        continue;
+      }
+      try {
+        h[kCore].reapDead();
+      } catch (err) {
+        process.emitWarning(`shmframe: releasing dead processes failed: ${String(err)}`, {
+          code: 'SHMFRAME_REAP_FAILED',
+        });
+      }
+    }
+    if (watched.size === 0 && watchdog !== undefined) {
+      clearInterval(watchdog);
+      watchdog = undefined;
+    }
+  }, kWatchMs);
+  watchdog.unref();
+}
+
+// ---------------------------------------------------------------- handle strings
+
+const kHandleTag = 'shmframe';
+const kHandleVersion = '1';
+
+function b64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}
+
+/** The part of a handle string that says how to reach the heap. */
+function heapRef(core: HeapCore): string {
+  switch (core.backing) {
+    case kBackingNamed:
+      return `n${core.path}`;
+    case kBackingFile:
+      return `f${b64(core.path)}`;
+    case kBackingMemfd: {
+      const at = core.procs?.memfdHolder(core.slot);
+      return at === undefined ? 't' : `m${at.pid}.${at.fd}`;
+    }
+    default:
+      return 't';
+  }
+}
+
+function formatHandle(h: Handle): string {
+  const heap = Heap.byId(h.heap);
+  const ref = heap === undefined ? 't' : heapRef(heap[kCore]);
+  const view = h.view === undefined ? '' : `:${b64(JSON.stringify(h.view))}`;
+  return `${kHandleTag}:${kHandleVersion}:${h.kind}:${h.heap.toString(16)}:${ref}:${h.unit}:${h.generation}:${h.ticket}:${h.serial}${view}`;
+}
+
+function badHandle(text: string, why: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `Expected a handle string like 'shmframe:1:array:<heap>:<where>:<unit>:<generation>:<ticket>:<serial>', got '${text.slice(0, 120)}': ${why}`,
+  );
+}
+
+function parseHandle(text: string): Handle {
+  const parts = text.split(':');
+  if (parts.length < 9 || parts.length > 10 || parts[0] !== kHandleTag) throw badHandle(text, 'wrong number of fields');
+  if (parts[1] !== kHandleVersion) throw badHandle(text, `version ${parts[1]} is not ${kHandleVersion}`);
+  const [, , kind, idHex, ref, unitS, genS, ticketS, serialS, viewS] = parts as [
+    string, string, string, string, string, string, string, string, string, string | undefined,
+  ];
+  const id = /^[0-9a-f]{1,14}$/.test(idHex) ? parseInt(idHex, 16) : NaN;
+  const nums = [unitS, genS, ticketS, serialS].map((x) => (/^-?\d{1,10}$/.test(x) ? Number(x) : NaN));
+  if (!Number.isSafeInteger(id) || nums.some((n) => !Number.isSafeInteger(n)) || !/^[a-z]+$/.test(kind)) {
+    throw badHandle(text, 'a field is not a number');
+  }
+  let view: unknown;
+  if (viewS !== undefined) {
+    try {
+      view = JSON.parse(Buffer.from(viewS, 'base64url').toString('utf8'));
+    } catch {
+      throw badHandle(text, 'its view is not readable');
+    }
+  }
+  const heap = Heap.byId(id) ?? openByRef(ref, id, text);
+  return {
+    $shmframe: 'handle',
+    kind,
+    heap: id,
+    buffer: heap.buffer,
+    unit: nums[0] as number,
+    generation: nums[1] as number,
+    ticket: nums[2] as number,
+    serial: nums[3] as number,
+    view,
+  };
+}
+
+function openByRef(ref: string, id: number, text: string): Heap {
+  let heap: Heap;
+  if (ref === 't') {
+    throw new UnknownHeapError(
+      `The handle '${text.slice(0, 80)}' names heap ${id.toString(16)}, a thread heap this thread has not seen: a thread heap lives in one process. ` +
+        `To reach other processes create the heap with Heap.create({ shared: 'process' }) (or a name or file); within a process, post the handle object.`,
+    );
+  }
+  if (ref.startsWith('n')) heap = Heap.open(ref.slice(1));
+  else if (ref.startsWith('f')) heap = Heap.open({ file: Buffer.from(ref.slice(1), 'base64url').toString('utf8') });
+  else if (ref.startsWith('m')) {
+    const m = /^m(\d+)\.(\d+)$/.exec(ref);
+    if (m === null) throw badHandle(text, 'its heap reference is not readable');
+    const pid = Number(m[1]);
+    const fd = Number(m[2]);
+    try {
+      heap = Heap.open({ pid, fd });
+    } catch (err) {
+      throw new UnknownHeapError(
+        `Cannot open heap ${id.toString(16)} of the handle: process ${pid}, which held it as fd ${fd}, is gone or does not share it (${err instanceof Error ? err.message : String(err)})`,
+        { cause: err },
+      );
+    }
+  } else throw badHandle(text, 'its heap reference is not readable');
+  if (heap.id !== id) {
+    throw new UnknownHeapError(
+      `The handle names heap ${id.toString(16)}, but ${ref.startsWith('n') ? `the heap named '${ref.slice(1)}'` : 'the heap it points to'} is heap ${heap.id.toString(16)} (created again since?)`,
+    );
+  }
+  return heap;
+}
+
+function jsonHandle(h: Handle): string {
+  const heap = Heap.byId(h.heap);
+  if (heap !== undefined && heap.shared === 'process') return formatHandle(h);
+  if (heap !== undefined) heap.releaseHandle(h);
+  throw new InvalidArgumentError(
+    `A handle of a thread heap cannot be serialised (JSON, child.send): its memory lives in this process only. ` +
+      `Post the handle object to worker threads, or create the heap with Heap.create({ shared: 'process' }) ` +
+      `(or a name or file) and send String(handle) to other processes. The handle's reference was released.`,
+  );
+}
+
+setHandleCodec({ format: formatHandle, parse: parseHandle, json: jsonHandle });

@@ -61,6 +61,11 @@ export function registerKind(kind: SharedKind): void {
   byCode.set(kind.code, kind);
 }
 
+/** The handle kind name of block kind `code` ('array', 'frame'...), or undefined. */
+export function kindName(code: number): string | undefined {
+  return byCode.get(code)?.name;
+}
+
 /** Runs the `dispose` of the kind with `code`, if any. */
 export function disposeBlock(code: number, block: FreedBlock): void {
   const dispose = byCode.get(code)?.dispose;

@@ -10,7 +10,7 @@ export const kUnit = 64;
 export const kWordsPerUnit = kUnit / 4;
 
 /** Version of the on-heap layout; attaching refuses any other. */
-export const kLayoutVersion = 1;
+export const kLayoutVersion = 2;
 
 export const kHeapMagic = 0x464d4853; // "SHMF"
 export const kAllocMagic = 0x4b4c4253; // "SBLK": an allocated block
@@ -59,6 +59,84 @@ export const H_INTERNAL_OBJECTS = 23;
 export const H_TOP_WATER = 24;
 /** Set once a thread could not get a thread-table entry: from then on death cannot be proven. */
 export const H_THREAD_OVERFLOW = 25;
+
+// ---- process heaps (words 56..63; zero in a thread heap except the names table) ----
+/** How the heap's memory is backed: one of the `kBacking*` values. */
+export const H_BACKING = 56;
+/** Hash of the boot the heap's process table belongs to (a file heap can outlive a reboot). */
+export const H_BOOT = 57;
+/** Word index of the process table, and its capacity (0 in a thread heap). */
+export const H_PROC_START = 58;
+export const H_PROC_CAP = 59;
+/** Word index of the table of published names, and its capacity. */
+export const H_NAMES_START = 60;
+export const H_NAMES_CAP = 61;
+/** Async waits pending in all processes: notifiers ring doorbells only while it is non-zero. */
+export const H_ASYNC_WAITERS = 62;
+/** Word index of the heap's name or file path: [byte length, UTF-8 bytes...]. */
+export const H_PATH_START = 63;
+
+export const kBackingThread = 0;
+/** An anonymous memfd: inherited by children, reachable as /proc/<pid>/fd/<n>. */
+export const kBackingMemfd = 1;
+/** A named POSIX shared memory object in /dev/shm. */
+export const kBackingNamed = 2;
+/** A file (a RAM disk or a real disk): persistent. */
+export const kBackingFile = 3;
+
+/** Process table entries: slot 0 is never used, so a thread heap's identities stay thread ids. */
+export const kProcCapacity = 1023;
+export const kProcWords = 16;
+export const P_STATE = 0;
+export const P_PID = 1;
+export const P_START_LO = 2;
+export const P_START_HI = 3;
+/** Rung (incremented and futex-woken) when this process has async waits to re-check. */
+export const P_DOORBELL = 4;
+/** Async waits pending in this process. */
+export const P_ASYNC = 5;
+/** The fd through which this process holds a memfd heap (-1 none): /proc/<pid>/fd/<fd>. */
+export const P_FD = 6;
+/** 1 Node, 2 Python. */
+export const P_LANG = 7;
+/** Identity (+1) of the process releasing this dead one. */
+export const P_REAPER = 8;
+/** Bumped at every claim of the slot. */
+export const P_SERIAL = 9;
+/** When it joined, ms since the epoch (lo, hi). */
+export const P_JOINED_LO = 10;
+export const P_JOINED_HI = 11;
+export const kProcFree = 0;
+export const kProcClaiming = 1;
+export const kProcLive = 2;
+/** Left the heap (its main thread exited); its pid may still run worker threads for a moment. */
+export const kProcExited = 3;
+export const kProcReaping = 4;
+export const kLangNode = 1;
+export const kLangPython = 2;
+/**
+ * A thread's identity in a heap (its key in the thread table and ledger, and the value lock
+ * words hold, + 1): `slot * kSlotSpan + threadId`. In a thread heap slot is 0, so identities are
+ * plain thread ids; in a process heap every process has its own slot.
+ */
+export const kSlotSpan = 2 ** 21;
+
+/** Published names: [state, unit, generation, ticket slot, ticket serial, key length, key (16 words)]. */
+export const kNamesCapacity = 128;
+export const kNameWords = 24;
+export const kNameKeyBytes = 64;
+export const N_STATE = 0;
+export const N_UNIT = 1;
+export const N_GEN = 2;
+export const N_TICKET = 3;
+export const N_SERIAL = 4;
+export const N_KEYLEN = 5;
+export const N_KEY = 8;
+export const kNameFree = 0;
+export const kNameBusy = 1;
+export const kNameSet = 2;
+/** Bytes of the name / path region. */
+export const kPathBytes = 1024;
 
 /** Second-level bitmaps: one word per first level. */
 export const kFirstLevels = 32;

@@ -6,7 +6,7 @@
  * and takes the lock over. The caller then repairs what the lock guards, which is why
  * {@link lockOwned} reports a takeover.
  */
-import { threadId } from 'node:worker_threads';
+import { notifyWord, selfIn, waitWord } from './futex.js';
 
 /** How long a waiter sleeps before it checks whether the owner died, in ms. */
 export const kOwnerCheckMs = 100;
@@ -21,7 +21,7 @@ export function lockOwned(
   waiters: number,
   gone: (tid: number) => boolean,
 ): boolean {
-  const me = threadId + 1;
+  const me = selfIn(words.buffer);
   if (Atomics.compareExchange(words, lock, 0, me) === 0) return false;
   for (let spin = 0; spin < 64; spin++) {
     if (Atomics.load(words, lock) === 0 && Atomics.compareExchange(words, lock, 0, me) === 0)
@@ -35,7 +35,7 @@ export function lockOwned(
         if (Atomics.compareExchange(words, lock, 0, me) === 0) return false;
         continue;
       }
-      if (Atomics.wait(words, lock, owner, kOwnerCheckMs) === 'timed-out' && gone(owner - 1)) {
+      if (waitWord(words, lock, owner, kOwnerCheckMs) === 'timed-out' && gone(owner - 1)) {
         if (Atomics.compareExchange(words, lock, owner, me) === owner) return true;
       }
     }
@@ -46,5 +46,5 @@ export function lockOwned(
 
 export function unlockOwned(words: Int32Array, lock: number, waiters: number): void {
   Atomics.store(words, lock, 0);
-  if (Atomics.load(words, waiters) > 0) Atomics.notify(words, lock, 1);
+  if (Atomics.load(words, waiters) > 0) notifyWord(words, lock, 1);
 }

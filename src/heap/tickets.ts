@@ -38,7 +38,9 @@ export class Tickets {
    */
   create(unit: number, slotWord = -1, phaseWord = -1): Ticket {
     const w = this.#w;
-    const serial = (w.add(H_TICKET_SERIAL, 1) & 0x7fffffff) + 1;
+    // Serials stay below 2^30 so that they read back positive from an Int32 word, and
+    // kFreshSerial is never issued.
+    const serial = (w.add(H_TICKET_SERIAL, 1) & 0x3fffffff) + 1;
     const start = (w.add(H_TICKET_CURSOR, 1) >>> 0) % this.#cap;
     for (let i = 0; i < this.#cap; i++) {
       const slot = (start + i) % this.#cap;
@@ -97,3 +99,9 @@ export class Tickets {
     if (slot >= 0 && slot < this.#cap) this.#w.store(H_TABLES + slot * kTicketWords, 0);
   }
 }
+
+/**
+ * A serial no ticket ever has: a handle carrying it takes a fresh reference when attached
+ * (`heap.lookup` builds such handles; the published entry keeps its own).
+ */
+export const kFreshSerial = 0x7fffffff;

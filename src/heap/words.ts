@@ -3,6 +3,8 @@
  * Node 20 (measured: `new Int32Array(sab)` works up to 16 GiB), so heaps above 16 GiB are
  * covered by several Int32Array segments; the first segment is the fast path.
  */
+import { notifyWord, waitWord } from './futex.js';
+
 const kSegmentWords = 2 ** 32;
 
 export class Words {
@@ -95,11 +97,19 @@ export class Words {
     return before;
   }
 
-  /** Control words live in the first segment, so waits and notifies use it directly. */
+  /**
+   * Control words live in the first segment, so waits and notifies use it directly (through
+   * futex.ts, which reaches other processes in a process heap).
+   */
   wait(i: number, value: number, timeout?: number): 'ok' | 'not-equal' | 'timed-out' {
-    return Atomics.wait(this.#s0, i, value, timeout);
+    return waitWord(this.#s0, i, value, timeout);
   }
   notify(i: number, count?: number): number {
-    return Atomics.notify(this.#s0, i, count);
+    return notifyWord(this.#s0, i, count);
+  }
+
+  /** The first segment (all control words), for futex.ts. */
+  get first(): Int32Array {
+    return this.#s0;
   }
 }

@@ -20,7 +20,7 @@
  * GRANT(t), a waiter that gives up (timeout, abort, death) writes CANCEL(t), and a releaser skips
  * cancelled tickets. At most R tickets are outstanding; more waiters wait for room first.
  */
-import { threadId } from 'node:worker_threads';
+import { notifyWord, selfIn, waitWord } from '../heap/futex.js';
 import { CorruptError, LockOwnerError, ShmframeTimeoutError } from '../errors.js';
 import { abortError, deadlineOf, remaining, waitAsync } from './wait.js';
 
@@ -57,6 +57,8 @@ const asyncPending = new Map<string, number>();
 export class LockEngine {
   readonly #w: Int32Array;
   readonly #key: string;
+  /** This thread's identity in the lock's heap + 1 (what OWNER and TIDS hold). */
+  readonly #me: number;
   /** Whether the hold this thread has now began by taking over from a holder that died. */
   ownerDied = false;
 
@@ -68,6 +70,7 @@ export class LockEngine {
       throw new CorruptError(`SharedLock has ring size ${w[W_RING]}, expected ${kRing}`);
     this.#w = w;
     this.#key = key;
+    this.#me = selfIn(w.buffer);
   }
 
   /** Writes a fresh, unlocked lock into zeroed memory. */
@@ -102,7 +105,7 @@ export class LockEngine {
     const t = Atomics.load(w, NEXT);
     if (Atomics.load(w, RING + (t & kMask)) !== grant(t)) return false;
     if (Atomics.compareExchange(w, NEXT, t, (t + 1) | 0) !== t) return false;
-    Atomics.store(w, TIDS + (t & kMask), threadId + 1);
+    Atomics.store(w, TIDS + (t & kMask), this.#me);
     this.#claim(t);
     return true;
   }
@@ -110,7 +113,7 @@ export class LockEngine {
   /** Blocks until acquired; false when `timeout` ms passed first. */
   acquire(timeout: number): boolean {
     const w = this.#w;
-    const me = threadId + 1;
+    const me = this.#me;
     if (Atomics.load(w, OWNER) === me) {
       throw new LockOwnerError(
         'This thread already holds the SharedLock, and it is not reentrant: a blocking acquire() would wait forever. Release it first.',
@@ -131,7 +134,7 @@ export class LockEngine {
         const left = remaining(deadline);
         if (left === 0) return false;
         Atomics.add(w, ROOM_WAITERS, 1);
-        Atomics.wait(w, SERVING, s, left);
+        waitWord(w, SERVING, s, left);
         Atomics.sub(w, ROOM_WAITERS, 1);
         continue;
       }
@@ -153,7 +156,7 @@ export class LockEngine {
         if (Atomics.compareExchange(w, at, v, cancel(t)) === v) return false;
         continue;
       }
-      Atomics.wait(w, at, v, left);
+      waitWord(w, at, v, left);
     }
     this.#claim(t);
     return true;
@@ -166,7 +169,7 @@ export class LockEngine {
     what: string,
   ): Promise<void> {
     if (signal?.aborted) throw abortError(signal, what);
-    if (Atomics.load(this.#w, OWNER) !== threadId + 1 && this.tryAcquire()) return;
+    if (Atomics.load(this.#w, OWNER) !== this.#me && this.tryAcquire()) return;
     const key = this.#key;
     asyncPending.set(key, (asyncPending.get(key) ?? 0) + 1);
     try {
@@ -185,7 +188,7 @@ export class LockEngine {
     timeout: number,
   ): Promise<void> {
     const w = this.#w;
-    const me = threadId + 1;
+    const me = this.#me;
     const timedOut = (): ShmframeTimeoutError =>
       new ShmframeTimeoutError(`${what} timed out after ${timeout} ms`, {
         details: { timeout, owner: this.owner },
@@ -235,21 +238,21 @@ export class LockEngine {
     const w = this.#w;
     Atomics.store(w, SERVING, t);
     this.ownerDied = Atomics.exchange(w, DIED, 0) !== 0;
-    Atomics.store(w, OWNER, threadId + 1);
+    Atomics.store(w, OWNER, this.#me);
     Atomics.add(w, ACQUISITIONS, 1);
-    if (Atomics.load(w, ROOM_WAITERS) > 0) Atomics.notify(w, SERVING);
+    if (Atomics.load(w, ROOM_WAITERS) > 0) notifyWord(w, SERVING);
   }
 
   /** Releases the lock held by this thread. */
   release(): void {
     const w = this.#w;
     const owner = Atomics.load(w, OWNER);
-    if (owner !== threadId + 1) {
+    if (owner !== this.#me) {
       throw new LockOwnerError(
         owner === 0
-          ? `Cannot release a SharedLock that is not held (thread ${threadId} called release())`
-          : `Cannot release a SharedLock held by thread ${owner - 1} from thread ${threadId}: only the holder releases it`,
-        { details: { owner: owner === 0 ? undefined : owner - 1, thread: threadId } },
+          ? `Cannot release a SharedLock that is not held (thread ${this.#me - 1} called release())`
+          : `Cannot release a SharedLock held by thread ${owner - 1} from thread ${this.#me - 1}: only the holder releases it`,
+        { details: { owner: owner === 0 ? undefined : owner - 1, thread: this.#me - 1 } },
       );
     }
     this.ownerDied = false;
@@ -270,7 +273,7 @@ export class LockEngine {
         continue;
       }
       if (Atomics.compareExchange(w, at, v, grant(n)) === v) {
-        Atomics.notify(w, at);
+        notifyWord(w, at);
         return;
       }
     }

@@ -7,11 +7,10 @@
  * the fair lock. The holder's thread id is recorded so that the queue's repair can release a
  * mutex whose holder was terminated mid-section (see QueueEngine.repair).
  */
-import { threadId } from 'node:worker_threads';
+import { notifyWord, selfIn, waitWord } from '../heap/futex.js';
 import { waitAsync } from './wait.js';
 
 const kSpins = 100;
-const me = threadId + 1;
 
 /**
  * Takes the mutex if it comes free within `ms` milliseconds (0: a short spin, never sleeps).
@@ -20,6 +19,7 @@ const me = threadId + 1;
  * event loop (heap.watch), so callers on an event loop must not wait for it unboundedly.
  */
 export function lockWithin(w: Int32Array, at: number, ms: number): boolean {
+  const me = selfIn(w.buffer);
   if (Atomics.compareExchange(w, at, 0, me) === 0) return true;
   for (let i = 0; i < kSpins; i++) {
     if (Atomics.load(w, at) === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return true;
@@ -33,7 +33,7 @@ export function lockWithin(w: Int32Array, at: number, ms: number): boolean {
       if (v === 0 && Atomics.compareExchange(w, at, 0, me) === 0) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      if (v !== 0) Atomics.wait(w, at, v, left);
+      if (v !== 0) waitWord(w, at, v, left);
     }
   } finally {
     Atomics.sub(w, at + 1, 1);
@@ -42,6 +42,7 @@ export function lockWithin(w: Int32Array, at: number, ms: number): boolean {
 
 /** Takes the mutex without blocking the event loop (for the async queue calls). */
 export async function lockAsync(w: Int32Array, at: number): Promise<void> {
+  const me = selfIn(w.buffer);
   Atomics.add(w, at + 1, 1);
   try {
     for (;;) {
@@ -56,7 +57,7 @@ export async function lockAsync(w: Int32Array, at: number): Promise<void> {
 
 export function unlock(w: Int32Array, at: number): void {
   Atomics.store(w, at, 0);
-  if (Atomics.load(w, at + 1) > 0) Atomics.notify(w, at, 1);
+  if (Atomics.load(w, at + 1) > 0) notifyWord(w, at, 1);
 }
 
 /** True when thread `tid` holds the mutex. */
@@ -67,6 +68,6 @@ export function heldBy(w: Int32Array, at: number, tid: number): boolean {
 /** Releases a mutex held by a thread that is gone, waking everyone waiting for it. */
 export function forceUnlock(w: Int32Array, at: number, tid: number): boolean {
   if (Atomics.compareExchange(w, at, tid + 1, 0) !== tid + 1) return false;
-  Atomics.notify(w, at);
+  notifyWord(w, at);
   return true;
 }

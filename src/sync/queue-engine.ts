@@ -18,7 +18,7 @@
  *   producer notifies only when a consumer sleeps, and vice versa. Before sleeping, a blocking
  *   call spins briefly on the slot it needs, so a steady stream never pays a wake-up.
  */
-import { threadId } from 'node:worker_threads';
+import { notifyWord, tidIn, waitWord } from '../heap/futex.js';
 import {
   CorruptError,
   InvalidArgumentError,
@@ -326,7 +326,7 @@ export class QueueEngine {
     const i32 = this.#i32;
     if (Atomics.load(i32, flag) === 0 && Atomics.exchange(i32, flag, 1) === 0) {
       Atomics.add(i32, futex, 1);
-      Atomics.notify(i32, futex, 1);
+      notifyWord(i32, futex, 1);
     }
   }
 
@@ -337,7 +337,7 @@ export class QueueEngine {
     Atomics.store(i32, flag, 0);
     const v = Atomics.load(i32, futex);
     if (!(room ? this.#hasRoom() : this.#hasItem()) && !this.closed)
-      Atomics.wait(i32, futex, v, left);
+      waitWord(i32, futex, v, left);
     Atomics.sub(i32, waiters, 1);
     Atomics.store(i32, flag, 0);
   }
@@ -705,9 +705,9 @@ export class QueueEngine {
     Atomics.store(i32, CLOSED, 1);
     if (locked) unlock(i32, PLOCK);
     Atomics.add(i32, NOT_EMPTY, 1);
-    Atomics.notify(i32, NOT_EMPTY);
+    notifyWord(i32, NOT_EMPTY);
     Atomics.add(i32, NOT_FULL, 1);
-    Atomics.notify(i32, NOT_FULL);
+    notifyWord(i32, NOT_FULL);
   }
 
   taskDone(): void {
@@ -721,7 +721,7 @@ export class QueueEngine {
         );
       }
       if (Atomics.compareExchange(i32, DONE, d, (d + 1) | 0) === d) {
-        if (u === 1 && Atomics.load(i32, JOIN_WAITERS) > 0) Atomics.notify(i32, DONE);
+        if (u === 1 && Atomics.load(i32, JOIN_WAITERS) > 0) notifyWord(i32, DONE);
         return;
       }
     }
@@ -765,7 +765,7 @@ export class QueueEngine {
         );
       }
       Atomics.add(i32, JOIN_WAITERS, 1);
-      Atomics.wait(i32, DONE, d, left);
+      waitWord(i32, DONE, d, left);
       Atomics.sub(i32, JOIN_WAITERS, 1);
     }
   }
@@ -798,7 +798,7 @@ export class QueueEngine {
     if (unknown > 0) {
       process.emitWarning(
         `shmframe: a SharedQueue freed with unconsumed items held ${unknown} reference(s) to objects of heaps ` +
-          `this thread (${threadId}) never saw; they could not be released`,
+          `this thread (${tidIn(block.buffer)}) never saw; they could not be released`,
         { code: 'SHMFRAME_QUEUE_LEAK' },
       );
     }
@@ -844,9 +844,9 @@ export class QueueEngine {
     }
     if (repaired) {
       Atomics.add(i32, NOT_EMPTY, 1);
-      Atomics.notify(i32, NOT_EMPTY);
+      notifyWord(i32, NOT_EMPTY);
       Atomics.add(i32, NOT_FULL, 1);
-      Atomics.notify(i32, NOT_FULL);
+      notifyWord(i32, NOT_FULL);
     }
   }
 }

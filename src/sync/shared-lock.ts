@@ -1,4 +1,4 @@
-import { threadId } from 'node:worker_threads';
+import { tidIn } from '../heap/futex.js';
 import { BlockRef } from '../heap/block-ref.js';
 import type { Handle } from '../heap/handle.js';
 import { Heap } from '../heap/heap.js';
@@ -96,7 +96,7 @@ export class SharedLock {
   }
 
   /** Attaches a lock's handle posted from another thread, adopting the reference it carries. */
-  static attach(handle: Handle): SharedLock {
+  static attach(handle: Handle | string): SharedLock {
     const { ref } = BlockRef.adopt(handle, kKind, KindCode.lock, 'SharedLock');
     try {
       if (ref.byteLength < kLockBytes)
@@ -220,7 +220,7 @@ export class SharedLock {
   /** Whether this thread holds the lock. */
   get held(): boolean {
     this.#check();
-    return this.#engine.owner === threadId;
+    return this.#engine.owner === tidIn(this.#ref.heap.buffer);
   }
 
   /** Callers queued for the lock now (a snapshot, for diagnostics). */
@@ -268,7 +268,7 @@ export class SharedLock {
    */
   close(): void {
     if (this.#ref.released) return;
-    while (this.#holds > 0 && this.#engine.owner === threadId) {
+    while (this.#holds > 0 && this.#engine.owner === tidIn(this.#ref.heap.buffer)) {
       this.#holds--;
       this.#engine.release();
     }

@@ -124,7 +124,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
   }
 
   /** Attaches a queue's handle posted from another thread, adopting the reference it carries. */
-  static attach<T = unknown>(handle: Handle): SharedQueue<T> {
+  static attach<T = unknown>(handle: Handle | string): SharedQueue<T> {
     const { ref } = BlockRef.adopt(handle, kKind, KindCode.queue, 'SharedQueue');
     try {
       if (ref.byteLength < 64) throw new CorruptError('SharedQueue block is too small');
@@ -151,6 +151,26 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
   // ------------------------------------------------------------------ producing
 
   /**
+   * Encodes an item; in a process heap, refuses shared objects of thread heaps, which other
+   * processes cannot reach (better here than as an unknown heap in the consumer).
+   */
+  #encode(item: T, sync: boolean): Encoded {
+    const e = encodeItem(item, this.#engine.maxItemBytes, sync);
+    if (e.handles.length > 0 && this.#ref.heap.shared === 'process') {
+      for (const h of e.handles) {
+        const heap = Heap.byId(h.heap);
+        if (heap === undefined || heap.shared === 'process') continue;
+        releaseHandles(e.handles);
+        throw new InvalidArgumentError(
+          `Cannot put a ${h.kind} of a thread heap into a SharedQueue of a process heap: other processes cannot see its memory. ` +
+            `Allocate it in a process heap, e.g. the queue's own: { heap: queue.heap }.`,
+        );
+      }
+    }
+    return e;
+  }
+
+  /**
    * Appends `item`, waiting while the queue is full. Throws SHMFRAME_ERR_QUEUE_FULL after
    * `timeout` ms, SHMFRAME_ERR_QUEUE_CLOSED once the queue is closed, SHMFRAME_ERR_INVALID_ARG for
    * an item larger than `maxItemBytes` or not clonable. A failed put leaves the queue unchanged.
@@ -161,7 +181,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
     const timeout = checkTimeout(
       checkOptions<QueueWaitOptions>(options, '{ timeout: 2000 }').timeout,
     );
-    const e = encodeItem(item, this.#engine.maxItemBytes);
+    const e = this.#encode(item, false);
     try {
       this.#engine.put(e, timeout);
     } catch (err) {
@@ -173,7 +193,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
   /** Appends `item` if there is room now; returns false (changing nothing) when full. */
   tryPut(item: T): boolean {
     this.#check();
-    const e = encodeItem(item, this.#engine.maxItemBytes, true);
+    const e = this.#encode(item, true);
     let ok = false;
     try {
       ok = this.#engine.tryPut(e);
@@ -194,7 +214,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
       const opts = checkOptions<QueueAsyncOptions>(options, '{ timeout: 2000, signal }');
       const timeout = checkTimeout(opts.timeout);
       const signal = checkSignal(opts.signal);
-      e = encodeItem(item, this.#engine.maxItemBytes);
+      e = this.#encode(item, false);
       if (!signal?.aborted && this.#engine.tryPut(e, 0)) return Promise.resolve(); // room now
       const handles = e.handles;
       return this.#engine.putAsync(e, timeout, signal).catch((err: unknown) => {
@@ -228,7 +248,7 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
     }
     const es: Encoded[] = [];
     try {
-      for (const item of items) es.push(encodeItem(item, this.#engine.maxItemBytes));
+      for (const item of items) es.push(this.#encode(item, false));
     } catch (err) {
       for (const e of es) releaseHandles(e.handles);
       throw err;

@@ -1,11 +1,6 @@
 /**
- * Waiting on a word of shared memory: option checks, deadlines, and an `Atomics.waitAsync` that
- * keeps the process alive and can be aborted.
- *
- * Node does not count a pending `Atomics.waitAsync` as work that keeps the event loop alive
- * (measured on Node 20: `await Atomics.waitAsync(...).value` in a script with nothing else to do
- * exits without resolving). While any async wait is pending we hold one ref'd timer, released
- * when the last wait ends.
+ * Waiting on a word of shared memory: option checks and deadlines. The waits themselves
+ * (blocking and async, in thread and process heaps) are in heap/futex.ts.
  */
 import { AbortedError, InvalidArgumentError, describe } from '../errors.js';
 
@@ -61,68 +56,4 @@ export function abortError(signal: AbortSignal, what: string): AbortedError {
   return new AbortedError(`${what} was aborted by its signal`, { cause: signal.reason });
 }
 
-let pending = 0;
-let keeper: NodeJS.Timeout | undefined;
-
-/** Keeps the event loop alive while at least one async wait is pending. */
-function hold(): void {
-  if (pending++ === 0) {
-    if (keeper === undefined) keeper = setInterval(() => {}, 2 ** 30);
-    else keeper.ref();
-  }
-}
-
-function unhold(): void {
-  if (--pending === 0) keeper?.unref();
-}
-
-export type WaitResult = 'ok' | 'not-equal' | 'timed-out' | 'aborted';
-
-/** `Atomics.waitAsync` (Node 16+; typed in TypeScript's es2024 lib, which this build does not use). */
-const atomicsWaitAsync = (
-  Atomics as unknown as {
-    waitAsync(
-      typed: Int32Array,
-      index: number,
-      value: number,
-      timeout?: number,
-    ):
-      | { async: false; value: 'not-equal' | 'timed-out' }
-      | { async: true; value: Promise<'ok' | 'timed-out'> };
-  }
-).waitAsync;
-
-/**
- * Waits asynchronously until the word at `index` is notified or no longer `value`, the timeout
- * passes, or `signal` aborts. On abort every waiter on that word is woken (they re-check and
- * wait again), so that the abandoned V8 waiter is removed at once and can never swallow a
- * notification meant for a live one.
- */
-export async function waitAsync(
-  i32: Int32Array,
-  index: number,
-  value: number,
-  timeout: number,
-  signal: AbortSignal | undefined,
-): Promise<WaitResult> {
-  if (signal?.aborted) return 'aborted';
-  const r = atomicsWaitAsync(i32, index, value, timeout);
-  if (!r.async) return r.value;
-  hold();
-  try {
-    if (signal === undefined) return await r.value;
-    return await new Promise<WaitResult>((resolve) => {
-      const onAbort = (): void => {
-        resolve('aborted');
-        Atomics.notify(i32, index);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      void r.value.then((v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      });
-    });
-  } finally {
-    unhold();
-  }
-}
+export { waitWordAsync as waitAsync, type WaitResult } from '../heap/futex.js';

@@ -131,10 +131,15 @@ test("a worker's Heap.default() is its parent's default heap; a JSON'd handle is
     const heap = Heap.create({ size: '4M' });
     const a = SharedArray.zeros([2], 'f8', { heap });
     const h = a.handle;
-    const got = await request(w, { op: 'attach', handle: JSON.parse(JSON.stringify(h)) });
+    // A handle's own toJSON refuses (a thread heap cannot leave the process); a hand-made JSON
+    // copy of its fields loses the buffer, and the receiver says so.
+    assert.throws(() => JSON.stringify(h), { code: 'SHMFRAME_ERR_INVALID_ARG', message: /thread heap/ });
+    const h2 = a.handle;
+    const got = await request(w, { op: 'attach', handle: JSON.parse(JSON.stringify({ ...h2 })) });
     assert.equal(got.code, 'SHMFRAME_ERR_UNKNOWN_HEAP');
     assert.match(got.message, /not JSON/);
-    heap.releaseHandle(h);
+    assert.equal(heap.releaseHandle(h), false, 'toJSON released the first handle');
+    heap.releaseHandle(h2);
     a.close();
     assert.equal(heap.stats().objects, 0);
   } finally {

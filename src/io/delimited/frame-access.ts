@@ -9,6 +9,7 @@ import type { SharedFrame } from '../../frame/shared-frame.js';
 import { storeFor, writeValidity, type Col, type FrameStore } from '../../frame/store.js';
 import { C_BYTES_USED, F_LENGTH, F_RESERVED } from '../../frame/layout.js';
 import { kNaT } from '../../array/dtype.js';
+import { notifyWord } from '../../heap/futex.js';
 
 /** A store for `frame` and the reference that keeps its block alive while in use. */
 export interface FrameAccess {
@@ -150,5 +151,5 @@ export function commitRows(store: FrameStore, rows: number): void {
   }
   store.header[F_RESERVED] = rows;
   Atomics.store(store.header, F_LENGTH, rows);
-  Atomics.notify(store.header, F_LENGTH);
+  notifyWord(store.header, F_LENGTH);
 }
