@@ -387,6 +387,18 @@ export class Heap {
     return core.backing === kBackingNamed ? core.path : undefined;
   }
 
+  /**
+   * The file descriptor through which this process holds a memfd heap (`shared: 'process'`), to
+   * hand to a child as an extra stdio slot: `spawn(cmd, args, { stdio: ['pipe', 'inherit',
+   * 'inherit', heap.fd] })`, and in the child `Heap.open({ fd: 3 })`. Undefined for other heaps.
+   */
+  get fd(): number | undefined {
+    const core = this[kCore];
+    if (core.backing !== kBackingMemfd || core.procs === undefined) return undefined;
+    const fd = core.procs.fdOf(core.slot);
+    return fd >= 0 ? fd : undefined;
+  }
+
   /** The absolute path of a file heap, else undefined. */
   get file(): string | undefined {
     const core = this[kCore];
