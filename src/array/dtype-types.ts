@@ -219,29 +219,43 @@ export type RankOf<S> = S extends number
       : S['length']
     : number;
 
-/** `N` indices, or any number of them when `N` is not known. */
-export type Indices<N extends number> = number extends N ? number[] : TupleOf<N>;
+// The rank `N` is only ever tested as `N extends <known ranks>` (never `number extends N`), for
+// the reason given above InfoOf: an array of a known rank stays assignable to `SharedArray`.
+
+/** Ranks TypeScript tracks, each with the rank below it. */
+interface Below {
+  1: 0;
+  2: 1;
+  3: 2;
+  4: 3;
+  5: 4;
+  6: 5;
+  7: 6;
+  8: 7;
+}
+/** The ranks whose shapes and indices are tuples. */
+export type KnownRank = 0 | keyof Below;
 
 type TupleOf<N extends number, Acc extends number[] = []> = Acc['length'] extends N
   ? Acc
-  : Acc['length'] extends 32
-    ? number[]
-    : TupleOf<N, [...Acc, number]>;
+  : TupleOf<N, [...Acc, number]>;
 
-type Minus1 = [never, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31];
+/** `shape` and `strides`: `N` numbers (a readonly tuple), or a readonly array when `N` is not known. */
+export type Lengths<N extends number> = N extends KnownRank
+  ? Readonly<TupleOf<N>>
+  : readonly number[];
 
-/** `N - 1` for a known rank (the rank of one row), else `number`. */
-export type RankBelow<N extends number> = number extends N
-  ? number
-  : N extends keyof Minus1
-    ? Minus1[N]
-    : number;
+/** `N` indices, or any number of them when `N` is not known. */
+export type Indices<N extends number> = N extends KnownRank ? TupleOf<N> : number[];
+
+/** `N - 1` for a known rank of at least 1 (the rank of one row), else `number`. */
+export type RankBelow<N extends number> = N extends keyof Below ? Below[N] : number;
 
 /** Nested JS arrays of `T`, `N` deep (`T` itself for 0). */
-export type Nested<T, N extends number> = number extends N
-  ? T | NestedAny<T>
-  : N extends 0
-    ? T
-    : Nested<T, RankBelow<N>>[];
+export type Nested<T, N extends number> = N extends 0
+  ? T
+  : N extends keyof Below
+    ? Array<Nested<T, Below[N]>>
+    : T | NestedAny<T>;
 
 interface NestedAny<T> extends Array<T | NestedAny<T>> {}

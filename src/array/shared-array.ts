@@ -30,6 +30,8 @@ import type {
   DtypeOfValue,
   Indices,
   InputOf,
+  KnownRank,
+  Lengths,
   JsonScalarOf,
   Nested,
   NestedDepth,
@@ -66,13 +68,13 @@ type RankOfSource<Src> =
         : number;
 
 /** What iterating an array of rank `N` yields: elements for 1-D, row views otherwise. */
-export type ArrayItemOf<D extends string, N extends number> = number extends N
-  ? ScalarOf<D> | SharedArray<D>
-  : N extends 0
-    ? never
-    : N extends 1
-      ? ScalarOf<D>
-      : SharedArray<D, RankBelow<N>>;
+export type ArrayItemOf<D extends string, N extends number> = N extends 0
+  ? never
+  : N extends 1
+    ? ScalarOf<D>
+    : N extends KnownRank
+      ? SharedArray<D, RankBelow<N>>
+      : ScalarOf<D> | SharedArray<D>;
 
 const kKind = 'array';
 
@@ -456,12 +458,13 @@ export class SharedArray<D extends string = string, N extends number = number> {
   get dtype(): string {
     return this.#dt.str;
   }
-  get shape(): readonly number[] {
-    return this.#shape;
+  /** One length per dimension (a tuple type when the number of dimensions is known). */
+  get shape(): Lengths<N> {
+    return this.#shape as Lengths<N>;
   }
   /** Strides in elements (numpy's are in bytes: multiply by `itemsize`). */
-  get strides(): readonly number[] {
-    return this.#strides;
+  get strides(): Lengths<N> {
+    return this.#strides as Lengths<N>;
   }
   get ndim(): number {
     return this.#shape.length;
