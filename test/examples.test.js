@@ -100,7 +100,8 @@ for (const name of folders) {
     // Elsewhere numbers vary from run to run; the README's lines without numbers are printed as is.
     const printed = new Set(r.stdout.split('\n'));
     for (const line of shown.split('\n'))
-      if (!/\d|\.\.\./.test(line)) assert.ok(printed.has(line), `${name} prints ${JSON.stringify(line)}`);
+      if (!/\d|\.\.\./.test(line))
+        assert.ok(printed.has(line), `${name} prints ${JSON.stringify(line)}`);
     for (const re of expected[name] ?? []) assert.match(r.stdout, re);
     // Every example ends by comparing the heap with where it began.
     assert.match(

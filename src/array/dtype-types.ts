@@ -258,4 +258,4 @@ export type Nested<T, N extends number> = N extends 0
     ? Array<Nested<T, Below[N]>>
     : T | NestedAny<T>;
 
-interface NestedAny<T> extends Array<T | NestedAny<T>> {}
+type NestedAny<T> = Array<T | NestedAny<T>>;

@@ -240,10 +240,7 @@ export class SharedArray<D extends string = string, N extends number = number> {
     dtype?: T,
     options?: ArrayOptions,
   ): SharedArray<T, RankOf<S>> {
-    return SharedArray.#allocate(shape, dtype ?? 'f8', options, false) as SharedArray<
-      T,
-      RankOf<S>
-    >;
+    return SharedArray.#allocate(shape, dtype ?? 'f8', options, false) as SharedArray<T, RankOf<S>>;
   }
 
   /**

@@ -159,22 +159,27 @@ type Trim<S extends string> = S extends ` ${infer R}` | `\n${infer R}` | `\t${in
 type Unquote<S extends string> = Trim<S> extends `'${infer V}'` | `"${infer V}"` ? V : never;
 
 /** `('chr', 'S10'), ('pos', '<i4')` (numpy's list of tuples, inside its brackets). */
-type NumpyTuples<S extends string, Acc> = Trim<S> extends ''
-  ? Acc
-  : Trim<S> extends `(${infer Pair})${infer Rest}`
-    ? Pair extends `${infer N},${infer D}`
-      ? [Unquote<N>, Unquote<D>] extends [infer Name extends string, infer Dt extends string]
-        ? NumpyTuples<Trim<Rest> extends `,${infer R}` ? R : Rest, Acc & { readonly [K in Name]: Dt }>
+type NumpyTuples<S extends string, Acc> =
+  Trim<S> extends ''
+    ? Acc
+    : Trim<S> extends `(${infer Pair})${infer Rest}`
+      ? Pair extends `${infer N},${infer D}`
+        ? [Unquote<N>, Unquote<D>] extends [infer Name extends string, infer Dt extends string]
+          ? NumpyTuples<
+              Trim<Rest> extends `,${infer R}` ? R : Rest,
+              Acc & { readonly [K in Name]: Dt }
+            >
+          : never
         : never
-      : never
-    : never;
+      : never;
 
 /** `chr:S10,pos:i4` (the command line's form). */
-type ColonPairs<S extends string, Acc> = Trim<S> extends ''
-  ? Acc
-  : Trim<S> extends `${infer Head},${infer Rest}`
-    ? ColonPairs<Rest, ColonPair<Head, Acc>>
-    : ColonPair<Trim<S>, Acc>;
+type ColonPairs<S extends string, Acc> =
+  Trim<S> extends ''
+    ? Acc
+    : Trim<S> extends `${infer Head},${infer Rest}`
+      ? ColonPairs<Rest, ColonPair<Head, Acc>>
+      : ColonPair<Trim<S>, Acc>;
 
 type ColonPair<P extends string, Acc> = P extends `${infer N}:${infer D}`
   ? Acc & { readonly [K in Trim<N>]: Trim<D> }
@@ -205,7 +210,8 @@ export type SchemaOf<Spec> = Spec extends string
 
 // ------------------------------------------------------------------ SharedFrame.from
 
-type ElementOf<C> = C extends ReadonlyArray<infer E> ? E : C extends ArrayLike<infer E> ? E : unknown;
+type ElementOf<C> =
+  C extends ReadonlyArray<infer E> ? E : C extends ArrayLike<infer E> ? E : unknown;
 
 /** The dtype `SharedFrame.from` infers for a column source (without `schema`). */
 export type DtypeOfColumn<C> =

@@ -141,10 +141,7 @@ export class SharedFrame<S extends FrameSchema = FrameSchema> {
   static from<
     C extends Record<string, ArrayLike<unknown> | TypedArray | SharedArray>,
     const Spec extends SchemaInput | undefined = undefined,
-  >(
-    columns: C,
-    options?: FromOptions & { schema?: Spec },
-  ): SharedFrame<FromSchemaOf<C, Spec>> {
+  >(columns: C, options?: FromOptions & { schema?: Spec }): SharedFrame<FromSchemaOf<C, Spec>> {
     return SharedFrame.#wrap(fromColumnsParts(columns, options));
   }
 
@@ -413,9 +410,7 @@ export class SharedFrame<S extends FrameSchema = FrameSchema> {
    * frame.append({ id: 7, name: 'Ada' });
    * frame.append({ id: new Int32Array([8, 9]), name: ['Bo', null] });
    */
-  append(
-    rowsOrColumns: AppendRowOf<S> | readonly AppendRowOf<S>[] | AppendColumnsOf<S>,
-  ): number {
+  append(rowsOrColumns: AppendRowOf<S> | readonly AppendRowOf<S>[] | AppendColumnsOf<S>): number {
     this.#check();
     const v = this.#view;
     if (v.columns !== undefined || v.end !== undefined || v.start !== 0)

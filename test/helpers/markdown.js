@@ -56,7 +56,13 @@ export function codeBlocks(file, dir = kRunDir) {
     .map((b, i) => {
       const base = join(dir, `${file.replace(/\W/g, '-')}-${i + 1}`);
       const title = b.code.split('\n').find((l) => l.startsWith('// ')) ?? `example ${i + 1}`;
-      return { ...b, index: i + 1, title, source: `${base}.${b.lang === 'ts' ? 'mts' : 'mjs'}`, run: `${base}.mjs` };
+      return {
+        ...b,
+        index: i + 1,
+        title,
+        source: `${base}.${b.lang === 'ts' ? 'mts' : 'mjs'}`,
+        run: `${base}.mjs`,
+      };
     });
 }
 
@@ -93,9 +99,11 @@ export function typeCheckMarkdown(files) {
     for (const d of ts.getPreEmitDiagnostics(program)) {
       const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
       const at = d.file ? d.file.getLineAndCharacterOfPosition(d.start ?? 0) : undefined;
-      const where = d.file ? `${relative(root, d.file.fileName)}:${(at?.line ?? 0) + 1}` : 'program';
+      const where = d.file
+        ? `${relative(root, d.file.fileName)}:${(at?.line ?? 0) + 1}`
+        : 'program';
       const list = d.file ? diagnostics.get(d.file.fileName) : undefined;
-      (list ?? (diagnostics.get('') ?? diagnostics.set('', []).get(''))).push(
+      (list ?? diagnostics.get('') ?? diagnostics.set('', []).get('')).push(
         `${where}: TS${d.code}: ${text}`,
       );
     }

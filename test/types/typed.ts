@@ -1,6 +1,16 @@
 // Type-level checks of typed frames and arrays (run by `npm run lint` through tsc; nothing
 // executes). Each `@ts-expect-error` is a mistake TypeScript must catch.
-import { readDelimited, SharedArray, SharedFrame, type SchemaOf } from 'shmframe';
+import {
+  Pool,
+  readDelimited,
+  SharedArray,
+  SharedFrame,
+  SharedQueue,
+  writeHDF5,
+  type DataOf,
+  type FrameCellOf,
+  type SchemaOf,
+} from 'shmframe';
 
 /** Compiles only when A and B are the same type. */
 type Equal<A, B> =
@@ -31,7 +41,10 @@ export function arrays(): void {
     const k: number = v;
     void k;
   }
-  const d = SharedArray.from([[1, 2], [3, 4]]);
+  const d = SharedArray.from([
+    [1, 2],
+    [3, 4],
+  ]);
   expectType<Equal<typeof d, SharedArray<'<f8', 2>>>();
   for (const row of d) {
     const r: SharedArray<'<f8', 1> = row;
@@ -59,20 +72,43 @@ export function arrays(): void {
   // untyped: a dtype known only at run time gives today's unions
   const dtype: string = process.argv[2] ?? 'f8';
   const u = SharedArray.zeros([3], dtype);
-  const ud: Float64Array | BigInt64Array | Uint8Array | Int32Array | Int8Array | Int16Array | Uint16Array | Uint32Array | Float32Array | BigUint64Array = u.data;
+  const ud:
+    | Float64Array
+    | BigInt64Array
+    | Uint8Array
+    | Int32Array
+    | Int8Array
+    | Int16Array
+    | Uint16Array
+    | Uint32Array
+    | Float32Array
+    | BigUint64Array = u.data;
   // @ts-expect-error: number | bigint | boolean | string
   const un: number = u.get(0);
   const attached = SharedArray.attach<'f8'>(a.handle);
   const ad: Float64Array = attached.data;
   const checked = SharedArray.attach(a.handle, { dtype: 'f8' });
   const cd: Float64Array = checked.data;
+  // @ts-expect-error: an f8 array holds numbers, not bigints
+  const notBig: bigint = a.get(0, 0);
+  const [rows, cols] = a.shape; // a 2-D shape is a pair of numbers, even with noUncheckedIndexedAccess
+  const area: number = rows * cols;
+  expectType<Equal<DataOf<'<f8'>, Float64Array>>();
+  expectType<Equal<DataOf<'i8'>, BigInt64Array>>();
+  expectType<Equal<DataOf<'=u2'>, Uint16Array>>();
+  expectType<Equal<DataOf<'datetime64[ns]'>, BigInt64Array>>();
+  expectType<Equal<DataOf<'|S12'>, Uint8Array>>();
   const plain: SharedArray = a; // a typed array is still a SharedArray
+  void [notBig, area];
   void [x, big, wrong, nested, json, bigJson, str, flag, ud, un, ad, cd, plain];
   for (const o of [a, b, c, d, e, f, g, h, m, s, ok, u, attached, checked]) o.close();
 }
 
 export function frames(): void {
-  const f = SharedFrame.create({ x: 'f8', n: 'i4', s: 'utf8', c: 'category', b: 'bool' }, { capacity: 10 });
+  const f = SharedFrame.create(
+    { x: 'f8', n: 'i4', s: 'utf8', c: 'category', b: 'bool' },
+    { capacity: 10 },
+  );
   const x: Float64Array = f.col('x');
   x.forEach((v, i) => (x[i] = v * 2));
   const n: Int32Array = f.col('n');
@@ -98,7 +134,13 @@ export function frames(): void {
   // @ts-expect-error: a string for an f8 column
   f.append({ x: 'one' });
   for (const row of f) {
-    const r: { x: number | null; n: number | null; s: string | null; c: string | null; b: boolean | null } = row;
+    const r: {
+      x: number | null;
+      n: number | null;
+      s: string | null;
+      c: string | null;
+      b: boolean | null;
+    } = row;
     void r;
   }
   const j = f.toJSON();
@@ -110,9 +152,17 @@ export function frames(): void {
   const v = f.select(['x']).values();
   expectType<Equal<typeof v.data, Float64Array>>();
   const plain: SharedFrame = f; // a typed frame is still a SharedFrame
+  expectType<Equal<FrameCellOf<'M8[ms]'>, Date | null>>();
+  expectType<Equal<FrameCellOf<'u8'>, bigint | null>>();
+  expectType<Equal<FrameCellOf<string>, number | bigint | boolean | string | Date | null>>();
   void [n, sc, bc, doubled, jx, head, plain];
 
-  const g = SharedFrame.from({ a: [1, 2, null], s: ['x', null, 'z'], t: new Int16Array(3), d: [new Date(), null, null] });
+  const g = SharedFrame.from({
+    a: [1, 2, null],
+    s: ['x', null, 'z'],
+    t: new Int16Array(3),
+    d: [new Date(), null, null],
+  });
   const ga: Float64Array = g.col('a');
   const gs: string | null = g.get(0, 's');
   const gt: Int16Array = g.col('t');
@@ -147,10 +197,30 @@ export async function loaders(): Promise<void> {
   f.col('nope');
   const g = await readDelimited(['a.txt'], { schema: 'chr:S10,pos:i4', concat: false });
   const gp: Int32Array | undefined = g[0]?.col('pos');
-  const h = await readDelimited('a.txt', { schema: [['a', 'f8'], ['b', 'utf8']] });
+  const h = await readDelimited('a.txt', {
+    schema: [
+      ['a', 'f8'],
+      ['b', 'utf8'],
+    ],
+  });
   const ha: Float64Array = h.col('a');
   const i = await readDelimited('a.txt', { schema: { a: 'int64' } });
   const ia: BigInt64Array = i.col('a');
   expectType<Equal<SchemaOf<'a:f8, b:i4'>, { readonly a: 'f8'; readonly b: 'i4' }>>();
   void [pos, pct, chr, gp, ha, ia];
+}
+
+export async function typedObjectsGoEverywhere(): Promise<void> {
+  // Typed frames and arrays are accepted wherever the untyped classes are.
+  const f = SharedFrame.from({ x: new Float64Array(3), s: ['a', 'b', 'c'] });
+  const a = SharedArray.zeros([3], 'i4');
+  await writeHDF5('out.h5', { f, a });
+  const q = SharedQueue.create<[SharedFrame, SharedArray]>({ capacity: 2 });
+  q.put([f, a]);
+  const pool = new Pool({ module: new URL('./tasks.js', import.meta.url) });
+  await pool.run('anything', { f, a });
+  await pool.close();
+  const frames: SharedFrame[] = [f, f.head(), f.select(['s'])];
+  const arrays: SharedArray[] = [a, f.select(['x']).values(), SharedArray.from([[1n]])];
+  void [frames, arrays];
 }

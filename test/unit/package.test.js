@@ -54,7 +54,13 @@ const repository = pkg.repository?.url?.replace(/^git\+/, '').replace(/\.git$/, 
 
 test('package.json names its repository, and the tarball holds the built package and its docs', () => {
   assert.match(repository ?? '', /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/);
-  for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js'])
+  for (const f of [
+    'package.json',
+    'README.md',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/cli/main.js',
+  ])
     assert.ok(shipped.has(f), `${f} is shipped`);
   assert.ok(files.some((f) => f.startsWith('docs/') && f.endsWith('.md')));
   assert.ok(!files.some((f) => /^(src|test|bench|examples|scripts)\//.test(f)), 'sources stay out');

@@ -332,7 +332,10 @@ test('toString and util.inspect show dtype, shape and the elements as numpy lays
     const text = inspect(a);
     // 100 elements: all shown (numpy summarises only above 1000), one row per line.
     // Every element padded to one width, right-aligned, as numpy pads numbers.
-    assert.match(text, /^SharedArray\(<f8, \[10,10\]\)\n\[\[    0,  0\.25,   0\.5,  0\.75,     1, /);
+    assert.ok(
+      text.startsWith('SharedArray(<f8, [10,10])\n[[    0,  0.25,   0.5,  0.75,     1, '),
+      text,
+    );
     assert.doesNotMatch(text, /\.\.\./);
     assert.equal(text.split('\n').length, 11);
     assert.match(text, /^ \[ 22\.5, 22\.75, .* 24\.75\]\]$/m);

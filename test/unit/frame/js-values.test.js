@@ -98,7 +98,9 @@ test('head(n) and tail(n) are frame views that print; they borrow the frame refe
     );
     const tail = f.tail(2);
     assert.deepEqual(
-      inspect(tail).split('\n').map((l) => l.split(' ')[0]),
+      inspect(tail)
+        .split('\n')
+        .map((l) => l.split(' ')[0]),
       ['', '', '6', '7', '', '[SharedFrame'],
     );
     assert.match(String(tail), /\[SharedFrame view: 2 rows \(6-7 of 8\) x 3 columns\]$/);
@@ -106,7 +108,10 @@ test('head(n) and tail(n) are frame views that print; they borrow the frame refe
     assert.equal(f.head(100).length, 8);
     assert.equal(f.tail(0).length, 0);
     assert.match(String(f.tail(0)), /\[SharedFrame view: 0 rows x 3 columns\]$/);
-    assert.throws(() => f.head(-1), { code: 'SHMFRAME_ERR_INVALID_ARG', message: /non-negative integer, got -1/ });
+    assert.throws(() => f.head(-1), {
+      code: 'SHMFRAME_ERR_INVALID_ARG',
+      message: /non-negative integer, got -1/,
+    });
     assert.throws(() => f.tail(1.5), { code: 'SHMFRAME_ERR_INVALID_ARG' });
     assert.throws(() => head.append({ x: 1 }), { message: /Cannot append through a view/ });
     // The views write through to the frame.
