@@ -139,6 +139,12 @@ function heapOf(options: ArrayOptions | undefined): Heap {
  * worker.postMessage(a.handle);            // in the worker: SharedArray.attach(handle)
  * a.data[0] = 1;                           // a Float64Array view of the shared memory
  * a.close();                               // drop this thread's reference
+ *
+ * @typeParam D - the dtype as written (`'f8'`, `'float64'`, `'<i8'`...): it types `data`, `get`,
+ *   `set` (`SharedArray<'f8'>` has a Float64Array and numbers); `string` when only known at run
+ *   time, which gives the unions of every dtype.
+ * @typeParam N - the number of dimensions when known (`shape` is then a tuple, `get` takes N
+ *   indices, iteration yields elements for 1, rows for more); `number` otherwise.
  */
 export class SharedArray<D extends string = string, N extends number = number> {
   readonly #ref: BlockRef;

@@ -83,6 +83,10 @@ const kKind = 'frame';
  * f.col('col1')[0] = 2;              // a Float64Array view: every thread sees the write
  * f.values();                        // same-dtype columns as a zero-copy 2-D SharedArray
  * f.close();
+ *
+ * @typeParam S - the schema, `{ name: dtype }` (`{ x: 'f8'; s: 'utf8' }`): it types `col`, `get`,
+ *   `set`, rows and `append`, and a name that is not a column does not compile. Inferred by the
+ *   factories and `readDelimited` from literal dtypes; the default is the untyped frame.
  */
 export class SharedFrame<S extends FrameSchema = FrameSchema> {
   readonly #ref: BlockRef;
