@@ -7,7 +7,15 @@ export type { HeapStats, HeapOptions, ReleaseReport } from './heap/heap.js';
 export type { Handle } from './heap/handle.js';
 export { isHandle } from './heap/handle.js';
 export { SharedArray } from './array/shared-array.js';
-export type { ArrayOptions } from './array/shared-array.js';
+export type { ArrayOptions, ArrayItemOf } from './array/shared-array.js';
+export type {
+  DataOf,
+  DtypeName,
+  InputOf,
+  JsonScalarOf,
+  ScalarOf,
+  TypestrOf,
+} from './array/dtype-types.js';
 export type { TypedArray, DatetimeUnit } from './array/dtype.js';
 export type { Scalar } from './array/element.js';
 export { SharedQueue } from './sync/shared-queue.js';
@@ -58,6 +66,14 @@ export type {
   ArrowModule,
   FrameColumn,
   FrameRow,
+  FrameCell,
+  FrameCellOf,
+  FrameColumnOf,
+  FrameInputOf,
+  FrameJSONOf,
+  FrameRowOf,
+  FrameSchema,
+  SchemaOf,
 } from './frame/shared-frame.js';
 export { Utf8Column, CategoryColumn, BytesColumn } from './frame/columns.js';
 export { readNpy, writeNpy } from './io/npy/npy.js';

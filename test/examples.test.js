@@ -94,10 +94,28 @@ function run(name) {
   });
 }
 
+/** Examples whose output is the same on every run: their README shows it exactly. */
+const kDeterministic = new Set(['004-load-and-hdf5']);
+
+/** The block after "Prints" in an example's README. */
+function printsBlock(name) {
+  const readme = readFileSync(join(dir, name, 'README.md'), 'utf8');
+  const m = /^Prints[^\n]*\n\n```\w*\n([\s\S]*?)^```$/m.exec(readme);
+  assert.ok(m, `${name}/README.md shows what the example prints`);
+  return m[1];
+}
+
 for (const name of folders) {
-  test(`example ${name} runs and cleans up`, async () => {
+  test(`example ${name} runs and cleans up, and prints what its README shows`, async () => {
     const r = await run(name);
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    const shown = printsBlock(name);
+    if (kDeterministic.has(name)) assert.equal(r.stdout, shown);
+    // Elsewhere numbers vary from run to run; the README's lines without numbers are printed as is.
+    const printed = new Set(r.stdout.split('\n'));
+    for (const line of shown.split('\n'))
+      if (!/\d|\.\.\./.test(line))
+        assert.ok(printed.has(line), `${name} prints ${JSON.stringify(line)}`);
     for (const re of expected[name] ?? []) assert.match(r.stdout, re);
     // Every example ends by comparing the heap with where it began.
     assert.match(

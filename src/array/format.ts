@@ -29,8 +29,12 @@ export function flattenNested(source: readonly unknown[]): { values: unknown[]; 
   return { values, shape };
 }
 
+/** Marks the elided middle of a long axis in display values. */
+export const kElided = Symbol('...');
+
 function scalar(v: unknown): string {
-  if (typeof v === 'string') return v === '...' ? v : JSON.stringify(v);
+  if (v === kElided) return '...';
+  if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'bigint') return `${v}n`;
   if (v instanceof Date)
     return Number.isNaN(v.getTime())
@@ -44,7 +48,49 @@ function scalar(v: unknown): string {
   return String(v);
 }
 
-/** Formats nested preview arrays on one line: `[[1, 2], [3, 4]]`. */
-export function formatArray(value: unknown): string {
-  return Array.isArray(value) ? `[${value.map(formatArray).join(', ')}]` : scalar(value);
+/** numpy's `linewidth`. */
+const kLineWidth = 75;
+
+/**
+ * Nested display values laid out as numpy prints an array: one row of the last axis per line
+ * (wrapped at 75 characters), blocks of higher axes separated by blank lines, every element
+ * padded to one width (`pad`: right-aligned, as numbers are).
+ */
+export function formatArrayText(value: unknown, ndim: number, pad: boolean): string {
+  if (ndim === 0) return scalar(value);
+  const texts: string[] = [];
+  const collect = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(collect);
+    else if (v !== kElided) texts.push(scalar(v));
+  };
+  collect(value);
+  const width = pad ? Math.max(0, ...texts.map((t) => t.length)) : 0;
+  const item = (v: unknown): string => {
+    const t = scalar(v);
+    return v === kElided ? t : t.padStart(width);
+  };
+  const block = (v: unknown, depth: number): string => {
+    const indent = ' '.repeat(depth + 1);
+    const items = v as unknown[];
+    if (depth === ndim - 1) {
+      const lines: string[] = [];
+      let line = '[';
+      // The first line follows `depth` opening brackets; later ones start with their indent.
+      let lead = depth;
+      items.forEach((x, i) => {
+        const t = item(x) + (i < items.length - 1 ? ',' : ']');
+        if (line.length > 1 && lead + line.length + 1 + t.length > kLineWidth) {
+          lines.push(line);
+          line = indent + t;
+          lead = 0;
+        } else line += (line.endsWith('[') ? '' : ' ') + t;
+      });
+      if (items.length === 0) line += ']';
+      lines.push(line);
+      return lines.join('\n');
+    }
+    const sep = ',\n' + '\n'.repeat(Math.max(0, ndim - depth - 2)) + indent;
+    return `[${items.map((x) => (x === kElided ? '...' : block(x, depth + 1))).join(sep)}]`;
+  };
+  return block(value, 0);
 }

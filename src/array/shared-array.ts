@@ -23,10 +23,59 @@ import {
   spanOf,
   writeMeta,
 } from './layout.js';
-import { flattenNested, formatArray } from './format.js';
+import { flattenNested, formatArrayText, kElided } from './format.js';
+import type {
+  DataOf,
+  DtypeOfTypedArray,
+  DtypeOfValue,
+  Indices,
+  InputOf,
+  KnownRank,
+  Lengths,
+  JsonScalarOf,
+  Nested,
+  NestedDepth,
+  NestedElement,
+  RankBelow,
+  RankOf,
+  ScalarOf,
+} from './dtype-types.js';
 import { hasBrand } from '../util/brand.js';
 
 const kBrand = Symbol.for('shmframe.SharedArray');
+
+/** A shape argument: a length, or one length per dimension. */
+type ShapeInput = number | readonly number[];
+
+/** The dtype `SharedArray.from` infers for a source without `dtype`. */
+type DtypeOfSource<Src> =
+  Src extends SharedArray<infer D, number>
+    ? D
+    : Src extends TypedArray
+      ? DtypeOfTypedArray<Src>
+      : Src extends readonly unknown[]
+        ? DtypeOfValue<NestedElement<Src>>
+        : string;
+
+/** The rank `SharedArray.from` gives a source without `shape`. */
+type RankOfSource<Src> =
+  Src extends SharedArray<string, infer N>
+    ? N
+    : Src extends TypedArray
+      ? 1
+      : Src extends readonly unknown[]
+        ? NestedDepth<Src>
+        : number;
+
+/** What iterating an array of rank `N` yields: elements for 1-D, row views otherwise. */
+export type ArrayItemOf<D extends string, N extends number> = N extends 0
+  ? never
+  : N extends 1
+    ? ScalarOf<D>
+    : N extends KnownRank
+      ? SharedArray<D, RankBelow<N>>
+      : ScalarOf<D> | SharedArray<D>;
+
 const kKind = 'array';
 
 /** Options of the SharedArray factories. */
@@ -90,8 +139,14 @@ function heapOf(options: ArrayOptions | undefined): Heap {
  * worker.postMessage(a.handle);            // in the worker: SharedArray.attach(handle)
  * a.data[0] = 1;                           // a Float64Array view of the shared memory
  * a.close();                               // drop this thread's reference
+ *
+ * @typeParam D - the dtype as written (`'f8'`, `'float64'`, `'<i8'`...): it types `data`, `get`,
+ *   `set` (`SharedArray<'f8'>` has a Float64Array and numbers); `string` when only known at run
+ *   time, which gives the unions of every dtype.
+ * @typeParam N - the number of dimensions when known (`shape` is then a tuple, `get` takes N
+ *   indices, iteration yields elements for 1, rows for more); `number` otherwise.
  */
-export class SharedArray {
+export class SharedArray<D extends string = string, N extends number = number> {
   readonly #ref: BlockRef;
   readonly #dt: DType;
   readonly #shape: readonly number[];
@@ -104,6 +159,9 @@ export class SharedArray {
   /** This object shows the whole block as allocated (its handle needs no view). */
   readonly #whole: boolean;
   readonly #host: ArrayHost | undefined;
+  /** A row view made by iteration: it shares its parent's reference, and `close()` does nothing. */
+  readonly #borrowed: boolean;
+  #borrowedHandle: Handle<ViewSpec> | undefined;
 
   private constructor(
     ref: BlockRef,
@@ -112,8 +170,10 @@ export class SharedArray {
     view: ViewSpec,
     whole = false,
     host?: ArrayHost,
+    borrowed = false,
   ) {
     this.#ref = ref;
+    this.#borrowed = borrowed;
     this.#whole = whole;
     this.#host = host;
     this.#dt = dt;
@@ -135,12 +195,12 @@ export class SharedArray {
 
   // ------------------------------------------------------------------ factories
 
-  static #allocate(
+  static #allocate<T extends string = string, R extends number = number>(
     shape: unknown,
     dtype: unknown,
     options: ArrayOptions | undefined,
     zero: boolean,
-  ): SharedArray {
+  ): SharedArray<T, R> {
     const dims = checkShape(shape);
     const dt = dtypeOf(dtype);
     checkElementCount(dims, dt);
@@ -154,7 +214,7 @@ export class SharedArray {
       zero,
     );
     writeMeta(heap.buffer, ref.byteOffset, dt, dims);
-    return new SharedArray(
+    return new SharedArray<T, R>(
       ref,
       dt,
       ref.byteOffset + meta,
@@ -168,12 +228,12 @@ export class SharedArray {
    * @param dtype @default 'f8'
    * @example SharedArray.zeros([10], 'u1')
    */
-  static zeros(
-    shape: number | readonly number[],
-    dtype: string = 'f8',
+  static zeros<const S extends ShapeInput, T extends string = '<f8'>(
+    shape: S,
+    dtype?: T,
     options?: ArrayOptions,
-  ): SharedArray {
-    return SharedArray.#allocate(shape, dtype, options, true);
+  ): SharedArray<T, RankOf<S>> {
+    return SharedArray.#allocate(shape, dtype ?? 'f8', options, true) as SharedArray<T, RankOf<S>>;
   }
 
   /**
@@ -181,12 +241,12 @@ export class SharedArray {
    * an array you will overwrite entirely.
    * @param dtype @default 'f8'
    */
-  static empty(
-    shape: number | readonly number[],
-    dtype: string = 'f8',
+  static empty<const S extends ShapeInput, T extends string = '<f8'>(
+    shape: S,
+    dtype?: T,
     options?: ArrayOptions,
-  ): SharedArray {
-    return SharedArray.#allocate(shape, dtype, options, false);
+  ): SharedArray<T, RankOf<S>> {
+    return SharedArray.#allocate(shape, dtype ?? 'f8', options, false) as SharedArray<T, RankOf<S>>;
   }
 
   /**
@@ -194,9 +254,21 @@ export class SharedArray {
    * number f8, bigint i8, boolean b1, Date M8[ms], string |S<bytes>.
    * @example SharedArray.full([3, 3], 7, 'i4')
    */
+  static full<const S extends ShapeInput, T extends string>(
+    shape: S,
+    value: InputOf<T>,
+    dtype: T,
+    options?: ArrayOptions,
+  ): SharedArray<T, RankOf<S>>;
+  static full<const S extends ShapeInput, V extends Scalar | Date>(
+    shape: S,
+    value: V,
+    dtype?: undefined,
+    options?: ArrayOptions,
+  ): SharedArray<DtypeOfValue<V>, RankOf<S>>;
   static full(
-    shape: number | readonly number[],
-    value: Scalar | Date,
+    shape: ShapeInput,
+    value: unknown,
     dtype?: string,
     options?: ArrayOptions,
   ): SharedArray {
@@ -214,14 +286,27 @@ export class SharedArray {
   /**
    * A new array holding a copy of `source`: a TypedArray, a (nested) JS array, or a SharedArray.
    * The dtype defaults to the TypedArray's (Float64Array f8, BigInt64Array i8...) or, for JS
-   * arrays, to the elements' type.
+   * arrays, to the elements' type; a SharedArray keeps its own (a different `dtype` is refused).
    * @example SharedArray.from(new Float64Array(n), { shape: [rows, cols] })
    */
+  static from<
+    const Src extends ArrayLike<unknown> | TypedArray | SharedArray,
+    T extends string = DtypeOfSource<Src>,
+    const S extends ShapeInput | undefined = undefined,
+  >(
+    source: Src,
+    options?: ArrayOptions & { shape?: S; dtype?: T },
+  ): SharedArray<T, S extends ShapeInput ? RankOf<S> : RankOfSource<Src>>;
   static from(
     source: ArrayLike<unknown> | TypedArray | SharedArray,
-    options: ArrayOptions & { shape?: number | readonly number[]; dtype?: string } = {},
+    options: ArrayOptions & { shape?: ShapeInput; dtype?: string } = {},
   ): SharedArray {
     if (SharedArray.isSharedArray(source)) {
+      if (options.dtype !== undefined && dtypeOf(options.dtype).str !== source.#dt.str)
+        throw new DtypeError(
+          `SharedArray.from(array) copies the array with its dtype ${source.dtype}, got \`dtype\` ${describe(options.dtype)}: ` +
+            `convert the values instead (SharedArray.from(array.toArray(), { dtype }))`,
+        );
       const a = source.copy(options);
       if (options.shape === undefined) return a;
       try {
@@ -288,9 +373,28 @@ export class SharedArray {
 
   /**
    * Attaches a handle posted from another thread (or this one), adopting the reference it
-   * carries. Throws SHMFRAME_ERR_CLOSED if the array was freed meanwhile.
+   * carries. Throws SHMFRAME_ERR_CLOSED if the array was freed meanwhile. The dtype is not in the
+   * handle's type: give it as a type argument (`attach<'f8'>(h)`, unchecked) or as `dtype`, which
+   * types the array and is checked (SHMFRAME_ERR_DTYPE if the array has another dtype).
+   * @example const a = SharedArray.attach(handle, { dtype: 'f8' }); // a.data: Float64Array
    */
-  static attach(input: Handle | string): SharedArray {
+  static attach<T extends string = string, R extends number = number>(
+    handle: Handle | string,
+    options?: { dtype?: T },
+  ): SharedArray<T, R> {
+    const a = SharedArray.#attach(handle);
+    const want = options?.dtype;
+    if (want !== undefined && dtypeOf(want).str !== a.#dt.str) {
+      a.close();
+      throw new DtypeError(
+        `Expected the attached array to be of dtype ${dtypeOf(want).str} (attach's \`dtype\`), got ${a.#dt.str} ` +
+          `of shape [${a.#shape.join(',')}]`,
+      );
+    }
+    return a as SharedArray<T, R>;
+  }
+
+  static #attach(input: Handle | string): SharedArray {
     const handle = resolveHandle(input) as Handle;
     const host = (handle as Partial<Handle<ViewSpec>> | null)?.view?.host;
     if (host !== undefined) {
@@ -358,12 +462,13 @@ export class SharedArray {
   get dtype(): string {
     return this.#dt.str;
   }
-  get shape(): readonly number[] {
-    return this.#shape;
+  /** One length per dimension (a tuple type when the number of dimensions is known). */
+  get shape(): Lengths<N> {
+    return this.#shape as Lengths<N>;
   }
   /** Strides in elements (numpy's are in bytes: multiply by `itemsize`). */
-  get strides(): readonly number[] {
-    return this.#strides;
+  get strides(): Lengths<N> {
+    return this.#strides as Lengths<N>;
   }
   get ndim(): number {
     return this.#shape.length;
@@ -395,9 +500,9 @@ export class SharedArray {
    * spans from the first to the last element: index it with `strides`. Keep the SharedArray (or
    * this view) referenced while using it; a `subarray()` of it does not keep the memory alive.
    */
-  get data(): TypedArray {
+  get data(): DataOf<D> {
     this.#ref.check('This SharedArray');
-    return this.#data;
+    return this.#data as DataOf<D>;
   }
 
   // ------------------------------------------------------------------ elements
@@ -426,16 +531,16 @@ export class SharedArray {
    * One element by its indices (negative counts from the end).
    * @example a.get(2, 3)
    */
-  get(...idx: number[]): Scalar {
+  get(...idx: Indices<N>): ScalarOf<D> {
     this.#ref.check('This SharedArray');
-    return readElement(this.#dt, this.#data, this.#index(idx));
+    return readElement(this.#dt, this.#data, this.#index(idx)) as ScalarOf<D>;
   }
 
   /**
    * Sets one element; the value must fit the dtype (no silent wrap or truncation).
    * @example a.set([2, 3], 1.5)
    */
-  set(idx: number | readonly number[], value: unknown): void {
+  set(idx: number | readonly number[], value: InputOf<D>): void {
     this.#ref.check('This SharedArray');
     const at = this.#index(typeof idx === 'number' ? [idx] : idx);
     writeElement(
@@ -448,7 +553,7 @@ export class SharedArray {
   }
 
   /** Sets every element to `value`. */
-  fill(value: unknown): this {
+  fill(value: InputOf<D>): this {
     this.#ref.check('This SharedArray');
     const dt = this.#dt;
     if (this.size === 0) return this;
@@ -484,8 +589,15 @@ export class SharedArray {
 
   // ------------------------------------------------------------------ views and copies
 
-  #view(view: ViewSpec): SharedArray {
-    return new SharedArray(this.#ref.dup(), this.#dt, this.#dataOffset, view, false, this.#host);
+  #view<R extends number>(view: ViewSpec): SharedArray<D, R> {
+    return new SharedArray<D, R>(
+      this.#ref.dup(),
+      this.#dt,
+      this.#dataOffset,
+      view,
+      false,
+      this.#host,
+    );
   }
 
   /**
@@ -493,7 +605,7 @@ export class SharedArray {
    * memory and keeping the block alive after this array is closed.
    * @example const head = a.rows(0, 10)
    */
-  rows(start = 0, end?: number): SharedArray {
+  rows(start = 0, end?: number): SharedArray<D, N> {
     this.#ref.check('This SharedArray');
     if (this.ndim === 0) throw new ShapeError('Cannot take rows of a 0-dimensional array');
     const n = this.#shape[0] as number;
@@ -518,7 +630,7 @@ export class SharedArray {
    * a strided view must be `copy()`-ed first.
    * @example a.reshape([-1, 5])
    */
-  reshape(shape: number | readonly number[]): SharedArray {
+  reshape<const S extends ShapeInput>(shape: S): SharedArray<D, RankOf<S>> {
     this.#ref.check('This SharedArray');
     const dims = (typeof shape === 'number' ? [shape] : Array.from(shape)) as number[];
     const unknown = dims.filter((d) => d === -1).length;
@@ -543,9 +655,9 @@ export class SharedArray {
   }
 
   /** A new contiguous array with the same elements (in this heap unless `heap` is given). */
-  copy(options?: ArrayOptions): SharedArray {
+  copy(options?: ArrayOptions): SharedArray<D, N> {
     this.#ref.check('This SharedArray');
-    const out = SharedArray.#allocate(
+    const out = SharedArray.#allocate<D, N>(
       this.#shape,
       this.#dt.str,
       { heap: options?.heap ?? this.heap },
@@ -568,21 +680,88 @@ export class SharedArray {
     return out;
   }
 
-  /** The elements as nested JS arrays (numpy's `tolist()`). */
-  toArray(): unknown {
+  /** The elements as nested JS arrays (numpy's `tolist()`); a 0-d array gives its element. */
+  toArray(): Nested<ScalarOf<D>, N> {
     this.#ref.check('This SharedArray');
     const dt = this.#dt;
     const data = this.#data;
+    return this.#nested((at) => readElement(dt, data, at)) as Nested<ScalarOf<D>, N>;
+  }
+
+  /** Nested arrays of `read(offset)` over every element, in row-major order. */
+  #nested(read: (at: number) => unknown): unknown {
     const shape = this.#shape;
     const strides = this.#strides;
+    // `#data` starts at this view's first element: offsets are relative to it.
     const build = (k: number, at: number): unknown => {
-      if (k === shape.length) return readElement(dt, data, at);
+      if (k === shape.length) return read(at);
       const out = new Array<unknown>(shape[k] as number);
       for (let i = 0; i < (shape[k] as number); i++)
         out[i] = build(k + 1, at + i * (strides[k] as number));
       return out;
     };
     return build(0, 0);
+  }
+
+  /**
+   * The elements as nested JS arrays for `JSON.stringify(array)` (numpy's `tolist()`): 64-bit
+   * integers as strings (JSON has no bigint, and a number would lose digits past 2^53),
+   * datetimes as ISO strings (NaT null), `|S<n>` as strings; NaN and infinities stay numbers,
+   * which `JSON.stringify` writes as null.
+   * @example JSON.stringify(SharedArray.from([[1, 2], [3, 4]])) // '[[1,2],[3,4]]'
+   */
+  toJSON(): Nested<JsonScalarOf<D>, N> {
+    this.#ref.check('This SharedArray');
+    const dt = this.#dt;
+    const data = this.#data;
+    const read =
+      dt.kind === 'M'
+        ? (at: number): unknown => {
+            const d = datetimeToDate(data[at] as bigint, dt.unit ?? 'ms');
+            return Number.isNaN(d.getTime()) ? null : d.toISOString();
+          }
+        : dt.bigint
+          ? (at: number): unknown => String(data[at])
+          : (at: number): unknown => readElement(dt, data, at);
+    return this.#nested(read) as Nested<JsonScalarOf<D>, N>;
+  }
+
+  /**
+   * Iterates the first axis, as numpy does: the elements of a 1-D array, the rows of an N-d one
+   * as (N-1)-d views. A row view borrows this array's reference: it needs no `close()` (calling
+   * it does nothing), stays valid while this array is open and reports closed after; keep one
+   * longer with `a.rows(i, i + 1)` (its own reference) or `row.copy()`. A 0-d array is not
+   * iterable (TypeError, as in numpy).
+   * @example for (const x of SharedArray.from([1, 2, 3])) total += x;
+   * @example for (const row of matrix) console.log(row.toArray());
+   */
+  *[Symbol.iterator](): IterableIterator<ArrayItemOf<D, N>> {
+    this.#ref.check('This SharedArray');
+    const shape = this.#shape;
+    if (shape.length === 0) throw new TypeError('A 0-dimensional SharedArray is not iterable');
+    const n = shape[0] as number;
+    const step = this.#strides[0] as number;
+    if (shape.length === 1) {
+      const dt = this.#dt;
+      for (let i = 0; i < n; i++) {
+        this.#ref.check('This SharedArray');
+        yield readElement(dt, this.#data, i * step) as ArrayItemOf<D, N>;
+      }
+      return;
+    }
+    const view = { shape: shape.slice(1), strides: this.#strides.slice(1) };
+    for (let i = 0; i < n; i++) {
+      this.#ref.check('This SharedArray');
+      yield new SharedArray(
+        this.#ref,
+        this.#dt,
+        this.#dataOffset,
+        { offset: this.#offset + i * step, ...view },
+        false,
+        this.#host,
+        true,
+      ) as unknown as ArrayItemOf<D, N>;
+    }
   }
 
   // ------------------------------------------------------------------ sharing and lifetime
@@ -594,7 +773,15 @@ export class SharedArray {
    */
   get handle(): Handle<ViewSpec> {
     this.#ref.check('This SharedArray');
-    return this.#ref.reuseHandle(() => this[kShare]());
+    if (!this.#borrowed) return this.#ref.reuseHandle(() => this[kShare]());
+    // A row view shares its parent's reference, and so its handle cache: keep its own.
+    const h = this.#borrowedHandle;
+    if (
+      h !== undefined &&
+      this.#ref.core.tickets.isOutstanding({ slot: h.ticket, serial: h.serial }, h.unit)
+    )
+      return h;
+    return (this.#borrowedHandle = this[kShare]());
   }
 
   /** @internal A handle with a new reference on every call (used by Pool and queues). */
@@ -608,9 +795,12 @@ export class SharedArray {
     return this.#ref.share(kKind, this.#whole ? undefined : view);
   }
 
-  /** Drops this thread's reference; the last one (in any thread) frees the memory. Idempotent. */
+  /**
+   * Drops this thread's reference; the last one (in any thread) frees the memory. Idempotent.
+   * On a row view made by iteration, which borrows its array's reference, it does nothing.
+   */
   close(): void {
-    this.#ref.release();
+    if (!this.#borrowed) this.#ref.release();
   }
 
   /**
@@ -626,17 +816,28 @@ export class SharedArray {
     this.close();
   }
 
+  /**
+   * The dtype, the shape and the elements, laid out as numpy prints them: every element up to
+   * 1000 of them (numpy's `threshold`), beyond that the first and last 3 of each axis around
+   * `...`; lines wrap at 75 characters.
+   * @example String(SharedArray.from([[1, 2], [3, 4]])) // 'SharedArray(<f8, [2,2])\n[[1, 2],\n [3, 4]]'
+   */
   toString(): string {
     if (this.closed) return `SharedArray(${this.#dt.str}, closed)`;
-    return `SharedArray(${this.#dt.str}, [${this.#shape.join(',')}]) ${formatArray(this.toPreview())}`;
+    const head = `SharedArray(${this.#dt.str}, [${this.#shape.join(',')}])`;
+    const body = formatArrayText(this.#preview(), this.#shape.length, this.#dt.kind !== 'S');
+    return body.includes('\n') || head.length + 1 + body.length > 75
+      ? `${head}\n${body}`
+      : `${head} ${body}`;
   }
 
-  /** @internal Nested preview arrays with '...' for long axes. */
-  toPreview(edge = 3): unknown {
+  /** Nested display values, with '...' for the middle of long axes when the array is large. */
+  #preview(): unknown {
     const dt = this.#dt;
     const data = this.#data;
     const shape = this.#shape;
     const strides = this.#strides;
+    const edge = this.size > kPrintThreshold ? kEdgeItems : Infinity;
     const build = (k: number, at: number): unknown => {
       if (k === shape.length) {
         const v = readElement(dt, data, at);
@@ -644,10 +845,10 @@ export class SharedArray {
       }
       const n = shape[k] as number;
       const pick =
-        n > 2 * edge + 1
+        n > 2 * edge
           ? [...Array(edge).keys(), -1, ...Array.from({ length: edge }, (_, i) => n - edge + i)]
           : [...Array(n).keys()];
-      return pick.map((i) => (i === -1 ? '...' : build(k + 1, at + i * (strides[k] as number))));
+      return pick.map((i) => (i === -1 ? kElided : build(k + 1, at + i * (strides[k] as number))));
     };
     return build(0, 0);
   }
@@ -656,6 +857,10 @@ export class SharedArray {
     return this.toString();
   }
 }
+
+/** numpy's print options: arrays of more elements are summarised, `edgeitems` per axis end. */
+const kPrintThreshold = 1000;
+const kEdgeItems = 3;
 
 function checkView(view: unknown, baseSize: number): ViewSpec {
   const v = view as Partial<ViewSpec>;

@@ -23,6 +23,8 @@ export interface TableSource {
   names: readonly string[];
   dtypes: readonly string[];
   length: number;
+  /** The label of row 0: a view's first row's position in its frame. @default 0 */
+  firstLabel?: number;
   cell(row: number, col: number): unknown;
   footer: string;
 }
@@ -96,7 +98,8 @@ export function formatTable(source: TableSource, options: DisplayOptions = {}): 
     rowIds.push(-1);
     for (let i = n - Math.floor(minRows / 2); i < n; i++) rowIds.push(i);
   }
-  const labels = rowIds.map((r) => (r < 0 ? '...' : String(r)));
+  const first = source.firstLabel ?? 0;
+  const labels = rowIds.map((r) => (r < 0 ? '...' : String(first + r)));
   const labelWidth = Math.max(0, ...labels.map((l) => l.length));
   // A column's text and width, formatted only if it is shown (a frame may have 5000 columns).
   type Column = { head: string; dtype: string; cells: string[]; w: number; right: boolean };

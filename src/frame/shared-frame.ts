@@ -6,6 +6,7 @@ import { KindCode, kShare, registerKind } from '../heap/kinds.js';
 import { InvalidArgumentError, ShapeError, describe } from '../errors.js';
 import type { SharedArray } from '../array/shared-array.js';
 import type { TypedArray } from '../array/dtype.js';
+import { DtypeError } from '../errors.js';
 import { appendInput } from './append.js';
 import { loadArrow, toArrowTable, type ArrowModule } from './arrow.js';
 import type { FrameOptions, FromOptions } from './build.js';
@@ -19,7 +20,25 @@ import {
   type FrameParts,
 } from './factory.js';
 import { findLabel } from './index-map.js';
-import type { Schema, SchemaInput } from './schema.js';
+import { parseSchema, type Schema, type SchemaInput } from './schema.js';
+import type {
+  AppendColumnsOf,
+  AppendRowOf,
+  ColumnName,
+  DtypeAt,
+  FrameCell,
+  FrameCellOf,
+  FrameColumn,
+  FrameColumnOf,
+  FrameJSONOf,
+  FrameRow,
+  FrameRowOf,
+  FrameSchema,
+  FrameSetOf,
+  FromSchemaOf,
+  SchemaOf,
+  ValuesDtypeOf,
+} from './schema-types.js';
 import {
   isValid,
   readCell,
@@ -36,15 +55,21 @@ export type { FrameOptions, FromOptions, PerColumn } from './build.js';
 export type { DisplayOptions } from './display.js';
 export type { Schema, SchemaInput } from './schema.js';
 export type { ArrowModule } from './arrow.js';
+export type {
+  FrameCell,
+  FrameCellOf,
+  FrameColumn,
+  FrameColumnOf,
+  FrameInputOf,
+  FrameJSONOf,
+  FrameRow,
+  FrameRowOf,
+  FrameSchema,
+  SchemaOf,
+} from './schema-types.js';
 
 const kBrand = Symbol.for('shmframe.SharedFrame');
 const kKind = 'frame';
-
-/** What `col(name)` returns: a TypedArray for numeric, bool and datetime columns. */
-export type FrameColumn = TypedArray | Utf8Column | CategoryColumn | BytesColumn;
-
-/** A row as a plain object: numbers, bigints (64-bit integers), booleans, strings, Dates, null. */
-export type FrameRow = Record<string, unknown>;
 
 /**
  * A columnar data frame in shared memory: mixed dtypes (numbers, booleans, datetimes, utf8,
@@ -58,52 +83,69 @@ export type FrameRow = Record<string, unknown>;
  * f.col('col1')[0] = 2;              // a Float64Array view: every thread sees the write
  * f.values();                        // same-dtype columns as a zero-copy 2-D SharedArray
  * f.close();
+ *
+ * @typeParam S - the schema, `{ name: dtype }` (`{ x: 'f8'; s: 'utf8' }`): it types `col`, `get`,
+ *   `set`, rows and `append`, and a name that is not a column does not compile. Inferred by the
+ *   factories and `readDelimited` from literal dtypes; the default is the untyped frame.
  */
-export class SharedFrame {
+export class SharedFrame<S extends FrameSchema = FrameSchema> {
   readonly #ref: BlockRef;
   readonly #store: FrameStore;
   readonly #view: FrameView;
   /** Shown column indices. */
   readonly #cols: readonly number[];
   readonly #space: RowSpace;
+  /** A view that shares its parent's reference (`head`, `tail`): `close()` does nothing. */
+  readonly #borrowed: boolean;
+  #borrowedHandle: Handle<FrameView> | undefined;
 
-  private constructor(ref: BlockRef, store: FrameStore, view: FrameView = { start: 0 }) {
+  private constructor(
+    ref: BlockRef,
+    store: FrameStore,
+    view: FrameView = { start: 0 },
+    borrowed = false,
+  ) {
     this.#ref = ref;
     this.#store = store;
     store.threadGone = (tid) => ref.core.isThreadGone(tid);
     this.#view = view;
     this.#cols = view.columns ?? store.layout.columns.map((_, i) => i);
     this.#space = { store, start: view.start, rows: () => this.length };
+    this.#borrowed = borrowed;
     ref.track(this);
   }
 
   // ------------------------------------------------------------------ factories
 
-  static #wrap(parts: FrameParts): SharedFrame {
-    return new SharedFrame(parts.ref, parts.store);
+  static #wrap<T extends FrameSchema>(parts: FrameParts): SharedFrame<T> {
+    return new SharedFrame<T>(parts.ref, parts.store);
   }
 
   /**
    * An empty frame (or `length` zero-filled rows) with room for `capacity` rows. Frames never
    * grow: size `capacity` (and `stringBytes` for utf8 columns) for every row you will append.
+   * A schema written as a literal types the frame: `col('id')` is an Int32Array below.
    * @example
    * const f = SharedFrame.create({ id: 'i4', name: 'utf8', city: 'category' }, { capacity: 1000 });
    * f.append({ id: 1, name: 'Ada', city: 'London' });
    */
-  static create(schema: SchemaInput, options: FrameOptions): SharedFrame {
+  static create<const Spec extends SchemaInput>(
+    schema: Spec,
+    options: FrameOptions,
+  ): SharedFrame<SchemaOf<Spec>> {
     return SharedFrame.#wrap(createParts(schema, options));
   }
 
   /**
    * A frame holding a copy of `columns`. dtypes come from `schema`, else from TypedArrays (and
    * SharedArrays), else from the values: number f8, bigint i8, boolean bool, string utf8, Date
-   * M8[ms]; null and undefined are nulls.
+   * M8[ms]; null and undefined are nulls. TypeScript infers the same dtypes.
    * @example SharedFrame.from({ x: new Float64Array([1, 2]), s: ['a', null] }, { schema: { s: 'category' } })
    */
-  static from(
-    columns: Record<string, ArrayLike<unknown> | TypedArray | SharedArray>,
-    options?: FromOptions,
-  ): SharedFrame {
+  static from<
+    C extends Record<string, ArrayLike<unknown> | TypedArray | SharedArray>,
+    const Spec extends SchemaInput | undefined = undefined,
+  >(columns: C, options?: FromOptions & { schema?: Spec }): SharedFrame<FromSchemaOf<C, Spec>> {
     return SharedFrame.#wrap(fromColumnsParts(columns, options));
   }
 
@@ -111,7 +153,7 @@ export class SharedFrame {
    * A frame from row objects (columns in order of first appearance; a missing key is null).
    * @example SharedFrame.fromRecords([{ a: 1, b: 'x' }, { a: 2 }])
    */
-  static fromRecords(rows: readonly FrameRow[], options?: FromOptions): SharedFrame {
+  static fromRecords(rows: readonly Record<string, unknown>[], options?: FromOptions): SharedFrame {
     return SharedFrame.#wrap(fromRecordsParts(rows, options));
   }
 
@@ -128,10 +170,17 @@ export class SharedFrame {
 
   /**
    * Attaches a handle posted from another thread (or this one), adopting its reference.
-   * Throws SHMFRAME_ERR_CLOSED if the frame was freed meanwhile.
+   * Throws SHMFRAME_ERR_CLOSED if the frame was freed meanwhile. The frame's schema is not in
+   * the handle's type: give it as a type argument (`attach<{ x: 'f8' }>(h)`, unchecked) or as
+   * `schema`, which types the frame and is checked (SHMFRAME_ERR_DTYPE if a column is missing
+   * or of another dtype; the frame may have more columns).
    * @example parentPort.on('message', (h) => { const f = SharedFrame.attach(h); ...; f.close(); });
+   * @example const f = SharedFrame.attach(h, { schema: { x: 'f8', name: 'utf8' } }); // col('x'): Float64Array
    */
-  static attach(handle: Handle | string): SharedFrame {
+  static attach<const Spec extends SchemaInput = FrameSchema>(
+    handle: Handle | string,
+    options?: { schema?: Spec },
+  ): SharedFrame<SchemaOf<Spec>> {
     const { ref, handle: h } = BlockRef.adopt(handle, kKind, KindCode.frame, 'SharedFrame');
     try {
       const heap = ref.heap;
@@ -143,7 +192,9 @@ export class SharedFrame {
         ref.byteOffset,
         ref.byteLength,
       );
-      return new SharedFrame(ref, store, checkView(h.view, store));
+      const view = checkView(h.view, store);
+      if (options?.schema !== undefined) checkSchema(store, view, options.schema);
+      return new SharedFrame(ref, store, view);
     } catch (err) {
       ref.release();
       throw err;
@@ -223,37 +274,43 @@ export class SharedFrame {
   /**
    * The column `name`: a TypedArray view of its rows for numeric, bool (Uint8Array of 0/1) and
    * datetime (BigInt64Array of counts) columns, or a column object for utf8, category and |S<n>.
-   * A TypedArray shows the rows that exist now; call `col` again after appends.
+   * In a typed frame the type follows the dtype (`'f8'`: Float64Array). A TypedArray shows the
+   * rows that exist now; call `col` again after appends.
    * @example
    * const x = frame.col('x');           // Float64Array over the shared memory
-   * for (let i = 0; i < x.length; i++) x[i] *= 2;
+   * x.forEach((v, i) => (x[i] = v * 2));
    */
-  col(name: string): FrameColumn {
+  col<K extends ColumnName<S>>(name: K): FrameColumnOf<DtypeAt<S, K>> {
     const c = this.#colOf(name);
-    if (c.kind === 'utf8') return new Utf8Column(this.#space, c);
-    if (c.kind === 'category') return new CategoryColumn(this.#space, c);
-    if (c.dt.kind === 'S') return new BytesColumn(this.#space, c);
-    const start = this.#view.start;
-    const view = c.data.subarray(start, start + this.length) as TypedArray;
-    this.#ref.track(view);
-    return view;
+    let out: FrameColumn;
+    if (c.kind === 'utf8') out = new Utf8Column(this.#space, c);
+    else if (c.kind === 'category') out = new CategoryColumn(this.#space, c);
+    else if (c.dt.kind === 'S') out = new BytesColumn(this.#space, c);
+    else {
+      const start = this.#view.start;
+      out = c.data.subarray(start, start + this.length) as TypedArray;
+      this.#ref.track(out);
+    }
+    return out as FrameColumnOf<DtypeAt<S, K>>;
   }
 
   /**
-   * One cell: number, bigint (64-bit integers), boolean, string, Date, or null.
+   * One cell: number, bigint (64-bit integers), boolean, string, Date, or null for a null cell
+   * (in a typed frame: `number | null` for an f8 column, `string | null` for utf8...).
    * @example frame.get(-1, 'name') // the last row's name
    */
-  get(row: number, col: string): unknown {
+  get<K extends ColumnName<S>>(row: number, col: K): FrameCellOf<DtypeAt<S, K>> {
     const c = this.#colOf(col);
-    return readCell(c, this.#row(row));
+    return readCell(c, this.#row(row)) as FrameCellOf<DtypeAt<S, K>>;
   }
 
   /**
-   * Writes one cell in place (null clears it). utf8 cells are immutable (use |S<n> or category);
-   * a value that does not fit its dtype is refused and nothing changes.
+   * Writes one cell in place (null clears it). utf8 cells are immutable (use |S<n> or category;
+   * a typed frame accepts only null for them); a value that does not fit its dtype is refused and
+   * nothing changes.
    * @example frame.set(0, 'city', 'Paris'); frame.set(1, 'price', null);
    */
-  set(row: number, col: string, value: unknown): void {
+  set<K extends ColumnName<S>>(row: number, col: K, value: FrameSetOf<DtypeAt<S, K>>): void {
     const c = this.#colOf(col);
     const r = this.#row(row);
     writeCell(c, r, value, `row ${row} of column ${JSON.stringify(c.name)}`);
@@ -263,7 +320,7 @@ export class SharedFrame {
    * True when the cell is null (its validity bit is clear).
    * @example frame.isNull(1, 'd2') // true for a null, false for a NaN value
    */
-  isNull(row: number, col: string): boolean {
+  isNull(row: number, col: ColumnName<S>): boolean {
     const c = this.#colOf(col);
     return !isValid(c, this.#row(row));
   }
@@ -272,7 +329,7 @@ export class SharedFrame {
    * Marks a cell null (any column, utf8 included); floats also become NaN, datetimes NaT.
    * @example frame.setNull(3, 'price')
    */
-  setNull(row: number, col: string): void {
+  setNull(row: number, col: ColumnName<S>): void {
     const c = this.#colOf(col);
     writeNull(c, this.#row(row));
   }
@@ -281,27 +338,36 @@ export class SharedFrame {
    * Row `i` (negative counts from the end) as a plain object.
    * @example frame.row(0) // { id: 1, name: 'Ada', when: 2024-01-02T00:00:00.000Z }
    */
-  row(i: number): FrameRow {
+  row(i: number): FrameRowOf<S> {
     this.#check();
     return this.#rowAt(this.#row(i));
   }
 
-  #rowAt(r: number): FrameRow {
+  #rowAt(r: number): FrameRowOf<S> {
     const out: FrameRow = {};
     for (const i of this.#cols) {
       const c = this.#store.column(i);
-      out[c.name] = readCell(c, r);
+      out[c.name] = readCell(c, r) as FrameCell;
     }
-    return out;
+    return out as FrameRowOf<S>;
   }
 
   /**
    * Iterates the rows that exist when iteration starts, as plain objects.
    * @example for (const { id, name } of frame.rows()) console.log(id, name);
    */
-  *rows(): IterableIterator<FrameRow> {
+  *rows(): IterableIterator<FrameRowOf<S>> {
     const n = this.length;
     for (let i = 0; i < n; i++) yield this.#rowAt(this.#view.start + i);
+  }
+
+  /**
+   * The same as {@link rows}: a frame is iterable, row by row, as plain objects (the rows that
+   * exist when iteration starts).
+   * @example const all = [...frame]; // [{ x: 1, s: 'a' }, ...]
+   */
+  [Symbol.iterator](): IterableIterator<FrameRowOf<S>> {
+    return this.rows();
   }
 
   /**
@@ -328,7 +394,7 @@ export class SharedFrame {
    * SHMFRAME_ERR_INVALID_ARG.
    * @example const row = frame.loc('Idx-42');
    */
-  loc(label: unknown): FrameRow {
+  loc(label: unknown): FrameRowOf<S> {
     const r = this.indexOf(label);
     if (r < 0)
       throw new InvalidArgumentError(
@@ -348,30 +414,28 @@ export class SharedFrame {
    * frame.append({ id: 7, name: 'Ada' });
    * frame.append({ id: new Int32Array([8, 9]), name: ['Bo', null] });
    */
-  append(
-    rowsOrColumns: FrameRow | readonly FrameRow[] | Record<string, ArrayLike<unknown>>,
-  ): number {
+  append(rowsOrColumns: AppendRowOf<S> | readonly AppendRowOf<S>[] | AppendColumnsOf<S>): number {
     this.#check();
     const v = this.#view;
     if (v.columns !== undefined || v.end !== undefined || v.start !== 0)
       throw new InvalidArgumentError(
-        'Cannot append through a view (select/slice): append to the whole frame',
+        'Cannot append through a view (select/slice/head/tail): append to the whole frame',
       );
     return appendInput(this.#store, rowsOrColumns);
   }
 
   // ------------------------------------------------------------------ views
 
-  #sub(view: FrameView): SharedFrame {
+  #sub<T extends FrameSchema>(view: FrameView, borrowed = false): SharedFrame<T> {
     this.#check();
-    return new SharedFrame(this.#ref.dup(), this.#store, view);
+    return new SharedFrame<T>(borrowed ? this.#ref : this.#ref.dup(), this.#store, view, borrowed);
   }
 
   /**
    * A view of some columns, in the given order, sharing memory (close it too).
    * @example using pair = frame.select(['col1', 'col2']);
    */
-  select(names: readonly string[]): SharedFrame {
+  select<K extends ColumnName<S>>(names: readonly K[]): SharedFrame<Pick<S, K>> {
     this.#check();
     if (!Array.isArray(names) || names.length === 0)
       throw new InvalidArgumentError(
@@ -389,14 +453,7 @@ export class SharedFrame {
     });
   }
 
-  /**
-   * A view of rows [start, end) (negative counts from the end; clamped like Array.slice). Its
-   * rows are fixed; close it too.
-   * @param start @default 0
-   * @param end @default the frame's length
-   * @example using last10 = frame.slice(-10);
-   */
-  slice(start = 0, end?: number): SharedFrame {
+  #rowsView(start: number, end: number | undefined, borrowed: boolean): SharedFrame<S> {
     const n = this.length;
     const norm = (x: number, what: string): number => {
       if (!Number.isInteger(x))
@@ -406,11 +463,56 @@ export class SharedFrame {
     const s = norm(start, 'start');
     const e = Math.max(s, end === undefined ? n : norm(end, 'end'));
     const v = this.#view;
-    return this.#sub({
-      ...(v.columns === undefined ? {} : { columns: v.columns.slice() }),
-      start: v.start + s,
-      end: v.start + e,
-    });
+    return this.#sub(
+      {
+        ...(v.columns === undefined ? {} : { columns: v.columns.slice() }),
+        start: v.start + s,
+        end: v.start + e,
+      },
+      borrowed,
+    );
+  }
+
+  /**
+   * A view of rows [start, end) (negative counts from the end; clamped like Array.slice). Its
+   * rows are fixed; it holds its own reference: close it too. It prints with the rows' positions
+   * in this frame.
+   * @param start @default 0
+   * @param end @default the frame's length
+   * @example using last10 = frame.slice(-10);
+   */
+  slice(start = 0, end?: number): SharedFrame<S> {
+    return this.#rowsView(start, end, false);
+  }
+
+  #count(n: unknown): number {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(
+        `Expected \`n\` to be a non-negative integer, got ${describe(n)}`,
+      );
+    return n;
+  }
+
+  /**
+   * The first `n` rows as a frame view (pandas' `df.head()`): `console.log(frame.head())` prints
+   * them. The view borrows this frame's reference: it needs no `close()` (calling it does
+   * nothing) and reports closed once this frame is; `slice(0, n)` is the view that holds its own.
+   * @param n @default 5
+   * @example console.log(frame.head(3));
+   */
+  head(n = 5): SharedFrame<S> {
+    return this.#rowsView(0, this.#count(n), true);
+  }
+
+  /**
+   * The last `n` rows as a frame view (pandas' `df.tail()`), printed with their positions in
+   * this frame. Like {@link head}, it borrows this frame's reference (no `close()` needed).
+   * @param n @default 5
+   * @example console.log(frame.tail(3)); // rows n-3, n-2, n-1
+   */
+  tail(n = 5): SharedFrame<S> {
+    const len = this.length;
+    return this.#rowsView(Math.max(0, len - this.#count(n)), len, true);
   }
 
   /**
@@ -420,7 +522,7 @@ export class SharedFrame {
    * silent copy. Nulls read as their stored value (NaN for floats, 0 for integers).
    * @example frame.select(['col1', 'col2']).values()  // shape [n, 2], writes reach the frame
    */
-  values(): SharedArray {
+  values(): SharedArray<ValuesDtypeOf<S>, 2> {
     this.#check();
     return valuesArray(
       this.#ref,
@@ -429,7 +531,7 @@ export class SharedFrame {
       this.#cols,
       this.#view.start,
       this.length,
-    );
+    ) as SharedArray<ValuesDtypeOf<S>, 2>;
   }
 
   // ------------------------------------------------------------------ Arrow
@@ -449,41 +551,59 @@ export class SharedFrame {
     return table;
   }
 
-  // ------------------------------------------------------------------ display
+  // ------------------------------------------------------------------ display and JSON
 
   /**
-   * The first `n` rows as an aligned table (a string).
-   * @param n @default 5
-   * @example console.log(frame.head(3));
+   * The columns as JS arrays, for `JSON.stringify(frame)`: `{ x: [1, 2], s: ['a', null] }`.
+   * Nulls are null; 64-bit integers are strings (JSON has no bigint, and a number would lose
+   * digits past 2^53); datetimes are ISO strings (NaT null); NaN and infinities are numbers here,
+   * which `JSON.stringify` writes as null.
+   * @example JSON.stringify(SharedFrame.from({ x: [1, 2] })) // '{"x":[1,2]}'
    */
-  head(n = 5): string {
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(
-        `Expected \`n\` to be a non-negative integer, got ${describe(n)}`,
-      );
-    return this.#format(Math.min(n, this.length), { maxRows: Number.MAX_SAFE_INTEGER });
+  toJSON(): FrameJSONOf<S> {
+    this.#check();
+    const out: Record<string, unknown[]> = {};
+    const n = this.length;
+    for (const i of this.#cols) {
+      const c = this.#store.column(i);
+      const values = new Array<unknown>(n);
+      for (let r = 0; r < n; r++) values[r] = jsonCell(readCell(c, this.#view.start + r));
+      out[c.name] = values;
+    }
+    return out as FrameJSONOf<S>;
   }
 
   /**
-   * An aligned table like pandas prints: names, dtypes, rows (long and wide frames truncated;
-   * see {@link DisplayOptions}). `console.log(frame)` prints the same.
+   * An aligned table like pandas prints: names, dtypes, rows labelled by their position in the
+   * frame (a slice or tail shows the frame's row numbers), long and wide frames truncated (see
+   * {@link DisplayOptions}). `console.log(frame)` prints the same.
    * @example frame.toString({ width: 200 })
    */
   toString(options?: DisplayOptions): string {
     if (this.closed) return 'SharedFrame (closed)';
-    return this.#format(this.length, options);
-  }
-
-  #format(rows: number, options?: DisplayOptions): string {
     const cols = this.#cols.map((i) => this.#store.column(i));
-    const total = this.length;
+    const v = this.#view;
+    const n = this.length;
+    const total = this.#store.length();
+    const s = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
+    const rowsPart =
+      v.start === 0 && v.end === undefined
+        ? s(n, 'row')
+        : `${s(n, 'row')}${n > 0 ? ` (${v.start}-${v.start + n - 1} of ${total})` : ''}`;
+    const all = this.#store.layout.columns.length;
+    const colsPart =
+      v.columns === undefined ? s(cols.length, 'column') : `${cols.length} of ${s(all, 'column')}`;
+    const whole = v.start === 0 && v.end === undefined && v.columns === undefined;
     return formatTable(
       {
         names: cols.map((c) => c.name),
         dtypes: cols.map((c) => c.dtype),
-        length: rows,
-        cell: (r, c) => readCell(cols[c]!, this.#view.start + r),
-        footer: `[SharedFrame: ${total} row${total === 1 ? '' : 's'} x ${cols.length} column${cols.length === 1 ? '' : 's'}${rows < total ? `, first ${rows} shown` : ''}; capacity ${this.capacity}]`,
+        length: n,
+        firstLabel: v.start,
+        cell: (r, c) => readCell(cols[c]!, v.start + r),
+        footer: whole
+          ? `[SharedFrame: ${rowsPart} x ${colsPart}; capacity ${this.capacity}]`
+          : `[SharedFrame view: ${rowsPart} x ${colsPart}]`,
       },
       options,
     );
@@ -503,7 +623,11 @@ export class SharedFrame {
    */
   get handle(): Handle<FrameView> {
     this.#check();
-    return this.#ref.reuseHandle(() => this[kShare]());
+    if (!this.#borrowed) return this.#ref.reuseHandle(() => this[kShare]());
+    // A borrowed view shares its parent's reference, and so its handle cache: keep its own.
+    const h = this.#borrowedHandle;
+    if (h !== undefined && isOutstanding(this.#ref, h)) return h;
+    return (this.#borrowedHandle = this[kShare]());
   }
 
   /** @internal A handle with a new reference on every call (used by Pool and queues). */
@@ -518,10 +642,11 @@ export class SharedFrame {
 
   /**
    * Drops this thread's reference; the last one (in any thread) frees the memory. Idempotent.
+   * On a view from `head` or `tail`, which borrows its frame's reference, it does nothing.
    * @example { using f = SharedFrame.attach(handle); ... } // closed at the end of the block
    */
   close(): void {
-    this.#ref.release();
+    if (!this.#borrowed) this.#ref.release();
   }
 
   /**
@@ -535,6 +660,34 @@ export class SharedFrame {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/** True while a handle made earlier has not been attached yet. */
+function isOutstanding(ref: BlockRef, h: Handle<unknown>): boolean {
+  return ref.core.tickets.isOutstanding({ slot: h.ticket, serial: h.serial }, h.unit);
+}
+
+/** A cell as JSON has it: bigint as a string, a Date as an ISO string (NaT: null). */
+function jsonCell(v: unknown): unknown {
+  if (typeof v === 'bigint') return String(v);
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  return v;
+}
+
+/** `attach`'s `schema`: every named column is shown by the view and has that dtype. */
+function checkSchema(store: FrameStore, view: FrameView, schema: unknown): void {
+  const shown = (view.columns ?? store.layout.columns.map((_, i) => i)).map(
+    (i) => store.layout.columns[i]!,
+  );
+  for (const { name, type } of parseSchema(schema, 'schema')) {
+    const c = shown.find((col) => col.name === name);
+    if (c === undefined || c.type.dtype !== type.dtype)
+      throw new DtypeError(
+        `Expected the attached frame to have a column ${JSON.stringify(name)} of dtype ${type.dtype} ` +
+          `(attach's \`schema\`), got ${c === undefined ? 'no such column' : c.type.dtype}: its columns are ` +
+          shown.map((col) => `${col.name} ${col.type.dtype}`).join(', '),
+      );
   }
 }
 

@@ -31,6 +31,7 @@ import {
 } from '../../errors.js';
 import type { Heap } from '../../heap/heap.js';
 import type { SharedFrame } from '../../frame/shared-frame.js';
+import type { SchemaOf } from '../../frame/schema-types.js';
 import { resolveSchema, type SchemaSpec } from '../schema-spec.js';
 import { resolveDialect, type Dialect, type DialectOptions } from '../text/dialect.js';
 import type { BadLine } from '../text/engine.js';
@@ -63,14 +64,17 @@ export type { BadLine } from '../text/engine.js';
 export type { LoadProgress } from './progress.js';
 export type { LoadReport } from './plan.js';
 
-/** Options of {@link readDelimited}. */
-export interface ReadDelimitedOptions extends DialectOptions {
+/**
+ * Options of {@link readDelimited}. `Spec` is the type of `schema`: written as a literal (any of
+ * its forms, numpy's text included), it types the frames (`col('pos')` is an Int32Array).
+ */
+export interface ReadDelimitedOptions<Spec extends SchemaSpec = SchemaSpec> extends DialectOptions {
   /**
    * Column names and dtypes, in file order (by name when `header` is true): `{ name: dtype }`,
    * `[name, dtype][]`, numpy's list (also as Python text, `"[('chr', 'S10'), ('pos', '<i4')]"`)
    * or `'chr:S10,pos:i4'`. dtypes: every SharedArray dtype, `utf8`, `category`.
    */
-  schema: SchemaSpec;
+  schema: Spec;
   /** The first line (after `skipRows`, blank and comment lines) names the columns. @default false */
   header?: boolean;
   /** Lines to skip at the start of each file, comments included (np.loadtxt's `skiprows`). @default 0 */
@@ -229,18 +233,18 @@ function datasetNames(out: HDF5Output, files: string[], concat: boolean): string
  * await writeHDF5('combined.h5', { data: frame });
  * frame.close();
  */
-export async function readDelimited(
+export async function readDelimited<const Spec extends SchemaSpec>(
   paths: string | readonly string[],
-  options: ReadDelimitedOptions & { concat: false },
-): Promise<SharedFrame[]>;
-export async function readDelimited(
+  options: ReadDelimitedOptions<Spec> & { concat: false },
+): Promise<Array<SharedFrame<SchemaOf<Spec>>>>;
+export async function readDelimited<const Spec extends SchemaSpec>(
   paths: string | readonly string[],
-  options: ReadDelimitedOptions & { concat?: true },
-): Promise<SharedFrame>;
-export async function readDelimited(
+  options: ReadDelimitedOptions<Spec> & { concat?: true },
+): Promise<SharedFrame<SchemaOf<Spec>>>;
+export async function readDelimited<const Spec extends SchemaSpec>(
   paths: string | readonly string[],
-  options: ReadDelimitedOptions,
-): Promise<SharedFrame | SharedFrame[]>;
+  options: ReadDelimitedOptions<Spec>,
+): Promise<SharedFrame<SchemaOf<Spec>> | Array<SharedFrame<SchemaOf<Spec>>>>;
 export async function readDelimited(
   paths: string | readonly string[],
   options: ReadDelimitedOptions,
