@@ -14,7 +14,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const strict = process.argv.includes('--strict');
 
 function fail(message) {
-  const text = `shmframe: the native backend was not built: ${message}\n` +
+  const text =
+    `shmframe: the native backend was not built: ${message}\n` +
     `  Thread heaps work without it; process heaps, named and file heaps and the Python package need it.\n` +
     `  Build it later with: npm run build:native\n`;
   process.stderr.write(text);
@@ -39,7 +40,13 @@ let nodedir = process.env.npm_config_nodedir;
 if (!nodedir && existsSync(join(prefix, 'include/node/node.h'))) nodedir = prefix;
 if (!nodedir) fail(`Node's headers were not found under ${join(prefix, 'include/node')}`);
 
-const args = [candidates[0], 'rebuild', '--directory', join(root, 'native'), `--nodedir=${nodedir}`];
+const args = [
+  candidates[0],
+  'rebuild',
+  '--directory',
+  join(root, 'native'),
+  `--nodedir=${nodedir}`,
+];
 const started = Date.now();
 const r = spawnSync(process.execPath, args, {
   cwd: root,
@@ -54,4 +61,6 @@ if (r.status !== 0) {
 for (const f of ['shmframe.node', 'shmframe_sys.so']) {
   if (!existsSync(join(root, 'native/build/Release', f))) fail(`node-gyp did not produce ${f}`);
 }
-process.stdout.write(`shmframe: native backend built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+process.stdout.write(
+  `shmframe: native backend built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+);

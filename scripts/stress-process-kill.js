@@ -28,9 +28,13 @@ const fail = (msg) => {
 while (done < kills) {
   round++;
   const kids = Array.from({ length: per }, (_, j) => {
-    const c = spawn(process.execPath, [churn, String(q.handle), String(f.handle), String(a.handle), String(round * 31 + j)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const c = spawn(
+      process.execPath,
+      [churn, String(q.handle), String(f.handle), String(a.handle), String(round * 31 + j)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     return { c, ready: once(c.stdout, 'data'), exit: once(c, 'exit') };
   });
   await Promise.all(kids.map((k) => k.ready));
@@ -44,11 +48,14 @@ while (done < kills) {
   for (let x = q.tryGet(); x !== undefined; x = q.tryGet()) if (typeof x === 'object') x.a.close();
   const s = heap.stats();
   if (s.objects !== base.objects || s.handles !== base.handles || s.used !== base.used) {
-    fail(`heap not back: objects ${s.objects}/${base.objects}, handles ${s.handles}/${base.handles}, used ${s.used}/${base.used}`);
+    fail(
+      `heap not back: objects ${s.objects}/${base.objects}, handles ${s.handles}/${base.handles}, used ${s.used}/${base.used}`,
+    );
   }
   const problems = heap[kCore].alloc.verify();
   if (problems.length > 0) fail(`allocator: ${problems.join('; ')}`);
-  for (let r = 0; r < f.length; r++) if (f.get(r, 's') !== `row ${f.get(r, 'x')}`) fail(`frame row ${r} torn`);
+  for (let r = 0; r < f.length; r++)
+    if (f.get(r, 's') !== `row ${f.get(r, 'x')}`) fail(`frame row ${r} torn`);
   if (f.length > f.capacity - 100_000) fail('frame nearly full: run fewer kills per heap');
 }
 const s = heap.stats();

@@ -7,13 +7,26 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { Heap, SharedArray } from 'shmframe';
-import { MiB, detectPython, gc, mapStat, measure, measureInterleaved, runCase, runPython, summarize } from '../lib.js';
+import {
+  MiB,
+  detectPython,
+  gc,
+  mapStat,
+  measure,
+  measureInterleaved,
+  runCase,
+  runPython,
+  summarize,
+} from '../lib.js';
 
 const kChild = new URL('../workers/process-echo.js', import.meta.url);
 const label = (bytes) => `${bytes / MiB} MiB`;
 
 await runCase('process-handoff', async ({ quick, repeats, result, log }) => {
-  const child = fork(kChild, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(kChild, [], {
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await once(child, 'message');
   let pending;
   child.on('message', (m) => pending?.(m));
@@ -35,7 +48,14 @@ await runCase('process-handoff', async ({ quick, repeats, result, log }) => {
   const py = detectPython(['numpy']);
   let pyResult;
   if (py.ok) {
-    const r = await runPython('process_handoff.py', ['--sizes', sizes.join(','), '--repeats', fastRepeats, '--inner', quick ? 50 : 200]);
+    const r = await runPython('process_handoff.py', [
+      '--sizes',
+      sizes.join(','),
+      '--repeats',
+      fastRepeats,
+      '--inner',
+      quick ? 50 : 200,
+    ]);
     pyResult = r.result;
   } else result.skip(`Python seed hand-off: ${py.reason}`);
 
@@ -65,9 +85,16 @@ await runCase('process-handoff', async ({ quick, repeats, result, log }) => {
         const r = await roundTrip({ k: 'clone', a: plain });
         if (r.v !== 1.5 || r.a.length !== plain.length) throw new Error('clone round trip');
       },
-      { warmup: 1, repeats: repeats ?? (quick ? 2 : bytes >= 400 * MiB ? 3 : 5), inner: 1, before: gc },
+      {
+        warmup: 1,
+        repeats: repeats ?? (quick ? 2 : bytes >= 400 * MiB ? 3 : 5),
+        inner: 1,
+        before: gc,
+      },
     );
-    log(`${name}: hand-off ${(handoff.median * 1000).toFixed(1)} µs, empty IPC ${(empty.median * 1000).toFixed(1)} µs, IPC copy ${clone.median.toFixed(1)} ms`);
+    log(
+      `${name}: hand-off ${(handoff.median * 1000).toFixed(1)} µs, empty IPC ${(empty.median * 1000).toFixed(1)} µs, IPC copy ${clone.median.toFixed(1)} ms`,
+    );
     result.add({
       id: `process-handoff-${name}-vs-ipc`,
       what: `hand ${name} f8 to a child process and back, vs child_process IPC (advanced serialization)`,

@@ -12,9 +12,13 @@ await runCase('process-queue', async ({ quick, repeats, result, log }) => {
   const n = quick ? 100_000 : 1_000_000;
   const heap = Heap.create({ size: '16M', shared: 'process' });
   const q = SharedQueue.create({ capacity: 1024, maxItemBytes: 16, heap });
-  const child = fork(new URL('../workers/process-queue-producer.js', import.meta.url), [String(q.handle)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = fork(
+    new URL('../workers/process-queue-producer.js', import.meta.url),
+    [String(q.handle)],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   await once(child, 'message');
   let onMessage = () => {};
   child.on('message', (m) => onMessage(m));
@@ -36,10 +40,11 @@ await runCase('process-queue', async ({ quick, repeats, result, log }) => {
       for (let i = 0; i < n; i++) check(await q.getAsync(), i, 'SharedQueue.getAsync');
     }),
     batch: viaQueue('queue-batch', () => {
-      for (let i = 0; i < n; ) for (const x of q.getMany(256)) check(x, i++, 'getMany');
+      for (let i = 0; i < n;) for (const x of q.getMany(256)) check(x, i++, 'getMany');
     }),
     batchAsync: viaQueue('queue-batch', async () => {
-      for (let i = 0; i < n; ) for (const x of await q.getManyAsync(256)) check(x, i++, 'getManyAsync');
+      for (let i = 0; i < n;)
+        for (const x of await q.getManyAsync(256)) check(x, i++, 'getManyAsync');
     }),
     send: () =>
       new Promise((resolve, reject) => {
@@ -98,5 +103,7 @@ await runCase('process-queue', async ({ quick, repeats, result, log }) => {
       target: { text: '>= 1M/s', met: s.median >= 1e6 },
     });
   }
-  result.note(`capacity 1024, maxItemBytes 16; variants run round-robin; load average at start ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
+  result.note(
+    `capacity 1024, maxItemBytes 16; variants run round-robin; load average at start ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`,
+  );
 });

@@ -24,7 +24,9 @@ const paths = [1, 2, 3, 4].map((k) => {
   for (let i = 0; i < 50_000; i++) {
     const c = Math.floor(rnd() * 30);
     const t = Math.floor(rnd() * 30);
-    lines.push(`chr${1 + Math.floor(rnd() * 22)}\t${10_000 * k + i}\t${(c + t === 0 ? 0 : (100 * c) / (c + t)).toFixed(2)}\t${c}\t${t}`);
+    lines.push(
+      `chr${1 + Math.floor(rnd() * 22)}\t${10_000 * k + i}\t${(c + t === 0 ? 0 : (100 * c) / (c + t)).toFixed(2)}\t${c}\t${t}`,
+    );
   }
   const path = join(dir, `data${k}.txt`);
   writeFileSync(path, lines.join('\n') + '\n');
@@ -49,11 +51,17 @@ console.log(`published in the heap: ${heap.published().sort().join(', ')}`);
 const frames = Object.fromEntries(
   paths.map((p) => [basename(p, '.txt'), heap.lookup(basename(p, '.txt'), { remove: true })]),
 );
-console.log(`rows per file: ${Object.values(frames).map((f) => f.length).join(' + ')}`);
+console.log(
+  `rows per file: ${Object.values(frames)
+    .map((f) => f.length)
+    .join(' + ')}`,
+);
 console.log(frames.data1.head(2));
 const out = join(dir, 'combined.h5');
 await writeHDF5(out, frames);
-console.log(`wrote combined.h5: datasets ${Object.keys(frames).join(', ')} (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
+console.log(
+  `wrote combined.h5: datasets ${Object.keys(frames).join(', ')} (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`,
+);
 try {
   const back = await readHDF5(out, 'data3');
   const f = frames.data3;

@@ -46,7 +46,12 @@ export function inspectHeap(rest: string[]): number {
           : Heap.create({ size });
   const stats = heap.stats();
   const width = Math.max(...Object.keys(stats).map((k) => k.length));
-  const where = heap.name !== undefined ? ` (named '${heap.name}')` : heap.file !== undefined ? ` (file ${heap.file})` : '';
+  const where =
+    heap.name !== undefined
+      ? ` (named '${heap.name}')`
+      : heap.file !== undefined
+        ? ` (file ${heap.file})`
+        : '';
   process.stdout.write(`heap ${heap.id.toString(16)}${where}, ${heap.shared} heap\n`);
   for (const [k, v] of Object.entries(stats)) {
     const human = ['size', 'used', 'free', 'largestFree', 'overhead'].includes(k)
@@ -96,6 +101,7 @@ export function gc(rest: string[]): number {
   const report = Heap.sweep();
   for (const n of report.removed) process.stdout.write(`removed ${n}\n`);
   for (const k of report.kept) process.stdout.write(`kept ${k.name}: ${k.reason}\n`);
-  if (report.removed.length === 0 && report.kept.length === 0) process.stdout.write('no named heaps\n');
+  if (report.removed.length === 0 && report.kept.length === 0)
+    process.stdout.write('no named heaps\n');
   return 0;
 }

@@ -127,7 +127,12 @@ export class HeapCore {
   /** Bumped when this thread's own references were released wholesale (at its exit). */
   epoch = 0;
 
-  private constructor(buffer: SharedArrayBuffer, w: Words, slot: number, link: ProcessLink | undefined) {
+  private constructor(
+    buffer: SharedArrayBuffer,
+    w: Words,
+    slot: number,
+    link: ProcessLink | undefined,
+  ) {
     this.buffer = buffer;
     this.w = w;
     this.id = w.getU(H_ID_HI) * 2 ** 32 + w.getU(H_ID_LO);
@@ -185,7 +190,7 @@ export class HeapCore {
     if (shared) {
       // Claimed before the magic is set: a sweep that finds a heap without magic and without a
       // live process leaves it alone only while it is young (see Heap.create's sweep).
-      link = processLink(w, 0, "A process heap");
+      link = processLink(w, 0, 'A process heap');
       slot = new ProcessTable(w).claim(backing.fd, 'node', () => true);
       link.slot = slot;
     }
@@ -228,7 +233,7 @@ export class HeapCore {
       backing < 0 ||
       backing > 3 ||
       procCap > kProcCapacity ||
-      (backing !== kBackingThread) !== (procCap > 0) ||
+      (backing !== kBackingThread) !== procCap > 0 ||
       procStart + (procCap + 1) * kProcWords > namesStart + (procCap === 0 ? kProcWords : 0) ||
       namesStart + w.getU(H_NAMES_CAP) * kNameWords > pathStart ||
       (pathStart + 1 + kPathBytes / 4) * 4 > dataStart * kUnit
@@ -661,7 +666,9 @@ export class HeapCore {
   /** The handle kind name of a live block (checked like an attach). */
   kindOf(unit: number, generation: number): string {
     if (!Number.isInteger(unit) || unit < this.dataStart || unit >= this.end) {
-      throw new CorruptError(`Published entry names block unit ${unit}, outside this heap's blocks`);
+      throw new CorruptError(
+        `Published entry names block unit ${unit}, outside this heap's blocks`,
+      );
     }
     const base = unit * kWordsPerUnit;
     if (this.w.get(base + B_MAGIC) !== kAllocMagic || this.w.get(base + B_GEN) !== generation) {

@@ -102,7 +102,8 @@ export function waitWord(
   const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
   let first = true;
   for (;;) {
-    const left = deadline === Infinity ? kSliceMs : Math.min(kSliceMs, deadline - performance.now());
+    const left =
+      deadline === Infinity ? kSliceMs : Math.min(kSliceMs, deadline - performance.now());
     if (left <= 0) return 'timed-out';
     const r = link.native.futexWait(sab, at, value, left);
     if (r === 0) return 'ok';

@@ -4,20 +4,12 @@ import {
   getEnvironmentData,
   isMainThread,
   setEnvironmentData,
-  threadId,
   type Worker,
 } from 'node:worker_threads';
 import { InvalidArgumentError, UnknownHeapError, describe } from '../errors.js';
 import { formatBytes, parseSize } from '../util/size.js';
 import { HeapCore, kMinHeapSize, type ReleaseReport } from './core.js';
-import {
-  kBackingFile,
-  kBackingMemfd,
-  kBackingNamed,
-  kBackingThread,
-  kSlotSpan,
-  kUnit,
-} from './layout.js';
+import { kBackingFile, kBackingMemfd, kBackingNamed, kBackingThread, kUnit } from './layout.js';
 import { hasBrand } from '../util/brand.js';
 import {
   createFile,
@@ -174,7 +166,9 @@ export class Heap {
       );
     }
     if (overwrite !== undefined && typeof overwrite !== 'boolean') {
-      throw new InvalidArgumentError(`Expected \`overwrite\` to be a boolean, got ${describe(overwrite)}`);
+      throw new InvalidArgumentError(
+        `Expected \`overwrite\` to be a boolean, got ${describe(overwrite)}`,
+      );
     }
     if (file !== undefined && (typeof file !== 'string' || file === '')) {
       throw new InvalidArgumentError(`Expected \`file\` to be a path, got ${describe(file)}`);
@@ -194,7 +188,8 @@ export class Heap {
       if (overwrite === true) Heap.#removeIfUnused(name);
       return Heap.#adopt(createNamed(name, bytes), kBackingNamed);
     }
-    if (file !== undefined) return Heap.#adopt(createFile(file, bytes, overwrite === true), kBackingFile);
+    if (file !== undefined)
+      return Heap.#adopt(createFile(file, bytes, overwrite === true), kBackingFile);
     return Heap.#adopt(createMemfd(bytes), kBackingMemfd);
   }
 
@@ -258,7 +253,9 @@ export class Heap {
     if (Number.isInteger(t.fd) && (t.fd as number) >= 0) {
       const pid = t.pid ?? process.pid;
       if (!Number.isInteger(pid) || pid <= 0) {
-        throw new InvalidArgumentError(`Expected \`pid\` to be a positive integer, got ${describe(t.pid)}`);
+        throw new InvalidArgumentError(
+          `Expected \`pid\` to be a positive integer, got ${describe(t.pid)}`,
+        );
       }
       return Heap.#adopt(openMemfdOf(pid, t.fd as number), kBackingMemfd);
     }
@@ -423,7 +420,9 @@ export class Heap {
   processes(): ProcessInfo[] {
     const core = this[kCore];
     if (core.procs === undefined) {
-      return [{ pid: process.pid, runtime: 'node', state: 'live', joined: new Date(0), self: true }];
+      return [
+        { pid: process.pid, runtime: 'node', state: 'live', joined: new Date(0), self: true },
+      ];
     }
     core.reapDead();
     return core.procs.list();
@@ -471,7 +470,12 @@ export class Heap {
     let old;
     core.alloc.lock();
     try {
-      old = names.set(bytes, { unit: h.unit, generation: h.generation, ticket: h.ticket, serial: h.serial });
+      old = names.set(bytes, {
+        unit: h.unit,
+        generation: h.generation,
+        ticket: h.ticket,
+        serial: h.serial,
+      });
     } catch (err) {
       core.alloc.unlock();
       this.releaseHandle(h);
@@ -489,7 +493,9 @@ export class Heap {
   lookup<T = unknown>(key: string, options: LookupOptions = {}): T | undefined {
     const bytes = keyBytes(key);
     if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(`Expected options like { remove: true }, got ${describe(options)}`);
+      throw new InvalidArgumentError(
+        `Expected options like { remove: true }, got ${describe(options)}`,
+      );
     }
     const core = this[kCore];
     const names = new Names(core.w);
@@ -626,7 +632,9 @@ function checkedSize(requested: number): number {
     );
   }
   if (size > 2 ** 38) {
-    throw new InvalidArgumentError(`Expected \`size\` to be at most 256 GiB, got ${formatBytes(size)}`);
+    throw new InvalidArgumentError(
+      `Expected \`size\` to be at most 256 GiB, got ${formatBytes(size)}`,
+    );
   }
   return size;
 }
@@ -732,14 +740,31 @@ function badHandle(text: string, why: string): InvalidArgumentError {
 
 function parseHandle(text: string): Handle {
   const parts = text.split(':');
-  if (parts.length < 9 || parts.length > 10 || parts[0] !== kHandleTag) throw badHandle(text, 'wrong number of fields');
-  if (parts[1] !== kHandleVersion) throw badHandle(text, `version ${parts[1]} is not ${kHandleVersion}`);
+  if (parts.length < 9 || parts.length > 10 || parts[0] !== kHandleTag)
+    throw badHandle(text, 'wrong number of fields');
+  if (parts[1] !== kHandleVersion)
+    throw badHandle(text, `version ${parts[1]} is not ${kHandleVersion}`);
   const [, , kind, idHex, ref, unitS, genS, ticketS, serialS, viewS] = parts as [
-    string, string, string, string, string, string, string, string, string, string | undefined,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
   ];
   const id = /^[0-9a-f]{1,14}$/.test(idHex) ? parseInt(idHex, 16) : NaN;
-  const nums = [unitS, genS, ticketS, serialS].map((x) => (/^-?\d{1,10}$/.test(x) ? Number(x) : NaN));
-  if (!Number.isSafeInteger(id) || nums.some((n) => !Number.isSafeInteger(n)) || !/^[a-z]+$/.test(kind)) {
+  const nums = [unitS, genS, ticketS, serialS].map((x) =>
+    /^-?\d{1,10}$/.test(x) ? Number(x) : NaN,
+  );
+  if (
+    !Number.isSafeInteger(id) ||
+    nums.some((n) => !Number.isSafeInteger(n)) ||
+    !/^[a-z]+$/.test(kind)
+  ) {
     throw badHandle(text, 'a field is not a number');
   }
   let view: unknown;
@@ -773,7 +798,8 @@ function openByRef(ref: string, id: number, text: string): Heap {
     );
   }
   if (ref.startsWith('n')) heap = Heap.open(ref.slice(1));
-  else if (ref.startsWith('f')) heap = Heap.open({ file: Buffer.from(ref.slice(1), 'base64url').toString('utf8') });
+  else if (ref.startsWith('f'))
+    heap = Heap.open({ file: Buffer.from(ref.slice(1), 'base64url').toString('utf8') });
   else if (ref.startsWith('m')) {
     const m = /^m(\d+)\.(\d+)$/.exec(ref);
     if (m === null) throw badHandle(text, 'its heap reference is not readable');

@@ -136,7 +136,8 @@ export class Names {
     w.store(at + N_KEYLEN, key.length);
     for (let k = 0; k < kNameKeyBytes / 4; k++) {
       let v = 0;
-      for (let b = 0; b < 4 && 4 * k + b < key.length; b++) v |= (key[4 * k + b] as number) << (8 * b);
+      for (let b = 0; b < 4 && 4 * k + b < key.length; b++)
+        v |= (key[4 * k + b] as number) << (8 * b);
       w.store(at + N_KEY + k, v);
     }
     w.store(at + N_STATE, kNameSet);

@@ -218,7 +218,8 @@ export class ProcessTable {
       out.push({
         pid: e.pid,
         runtime: w.load(e.at + P_LANG) === kLangPython ? 'python' : 'node',
-        state: !alive || e.state === kProcReaping ? 'dead' : e.state === kProcExited ? 'exited' : 'live',
+        state:
+          !alive || e.state === kProcReaping ? 'dead' : e.state === kProcExited ? 'exited' : 'live',
         joined: new Date(w.getU(e.at + P_JOINED_HI) * 2 ** 32 + w.getU(e.at + P_JOINED_LO)),
         self: e.pid === me && e.startTime === myStartTime(),
       });

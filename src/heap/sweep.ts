@@ -50,7 +50,9 @@ function inUse(words: Int32Array): string | undefined {
     const at = start + s * kProcWords;
     if (Atomics.load(words, at + P_STATE) === kProcFree) continue;
     const pid = Atomics.load(words, at + P_PID);
-    const st = (Atomics.load(words, at + P_START_HI) >>> 0) * 2 ** 32 + (Atomics.load(words, at + P_START_LO) >>> 0);
+    const st =
+      (Atomics.load(words, at + P_START_HI) >>> 0) * 2 ** 32 +
+      (Atomics.load(words, at + P_START_LO) >>> 0);
     if (isAlive(pid, st)) return `process ${pid} uses it`;
   }
   return undefined;
@@ -101,7 +103,8 @@ export function sweepNamed(): SweepReport {
       report.removed.push(name);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') report.kept.push({ name, reason: `it could not be read (${String(code ?? err)})` });
+      if (code !== 'ENOENT')
+        report.kept.push({ name, reason: `it could not be read (${String(code ?? err)})` });
     } finally {
       if (fd >= 0) closeSync(fd);
     }

@@ -17,7 +17,12 @@ export interface NativeBinding {
   /** Whether some thread of this process has the segment `key` mapped. */
   mapped(key: string): boolean;
   /** 0 woken, 1 not-equal, 2 timed out, 3 interrupted. */
-  futexWait(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): number;
+  futexWait(
+    sab: SharedArrayBuffer,
+    byteOffset: number,
+    expected: number,
+    timeoutMs: number,
+  ): number;
   futexWake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
   relayCallback(fn: () => void): void;
   relaySubscribe(sab: SharedArrayBuffer, byteOffset: number): void;

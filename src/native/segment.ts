@@ -16,7 +16,12 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { resolve } from 'node:path';
-import { HeapFullError, InvalidArgumentError, ShmframeIOError, UnknownHeapError } from '../errors.js';
+import {
+  HeapFullError,
+  InvalidArgumentError,
+  ShmframeIOError,
+  UnknownHeapError,
+} from '../errors.js';
 import { formatBytes } from '../util/size.js';
 import { requireNative } from './binding.js';
 
@@ -98,7 +103,12 @@ export function createMemfd(size: number): Segment {
     throw new ShmframeIOError(`memfd_create of ${formatBytes(size)} failed (errno ${-fd})`);
   }
   try {
-    return { buffer: mapFd(fd, size, "Heap.create({ shared: 'process' })"), fd, path: '', created: true };
+    return {
+      buffer: mapFd(fd, size, "Heap.create({ shared: 'process' })"),
+      fd,
+      path: '',
+      created: true,
+    };
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -160,7 +170,9 @@ function openExisting(path: string, what: string, label: string, keepFd: boolean
   try {
     const size = fstatSync(fd).size;
     if (size < 1 << 20) {
-      throw new UnknownHeapError(`${what}: ${path} is ${size} bytes, too small to be a shmframe heap`);
+      throw new UnknownHeapError(
+        `${what}: ${path} is ${size} bytes, too small to be a shmframe heap`,
+      );
     }
     const buffer = mapFd(fd, size, what);
     return { buffer, fd: keepFd ? fd : closeAndForget(fd), path: label, created: false };

@@ -336,8 +336,7 @@ export class QueueEngine {
     Atomics.add(i32, waiters, 1);
     Atomics.store(i32, flag, 0);
     const v = Atomics.load(i32, futex);
-    if (!(room ? this.#hasRoom() : this.#hasItem()) && !this.closed)
-      waitWord(i32, futex, v, left);
+    if (!(room ? this.#hasRoom() : this.#hasItem()) && !this.closed) waitWord(i32, futex, v, left);
     Atomics.sub(i32, waiters, 1);
     Atomics.store(i32, flag, 0);
   }

@@ -60,7 +60,8 @@ export function spawnNode(source, args = [], { fds = [], env, stdin = 'ignore' }
     /** Resolves with the exit; rejects unless it exited with code 0. */
     async ok() {
       const r = await exited;
-      if (r.code !== 0) throw new Error(`child failed (${r.code ?? r.signal}):\n${r.err}\n${r.out}`);
+      if (r.code !== 0)
+        throw new Error(`child failed (${r.code ?? r.signal}):\n${r.err}\n${r.out}`);
       return r;
     },
   };
@@ -77,7 +78,9 @@ export function shmEntries() {
 export async function assertNoChildren() {
   const left = [...children];
   for (const c of left) c.kill('SIGKILL');
-  await Promise.all(left.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : once(c, 'close'))));
+  await Promise.all(
+    left.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : once(c, 'close'))),
+  );
   children.clear();
   assert.equal(left.length, 0, `${left.length} child process(es) were still running`);
 }

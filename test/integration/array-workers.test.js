@@ -133,7 +133,10 @@ test("a worker's Heap.default() is its parent's default heap; a JSON'd handle is
     const h = a.handle;
     // A handle's own toJSON refuses (a thread heap cannot leave the process); a hand-made JSON
     // copy of its fields loses the buffer, and the receiver says so.
-    assert.throws(() => JSON.stringify(h), { code: 'SHMFRAME_ERR_INVALID_ARG', message: /thread heap/ });
+    assert.throws(() => JSON.stringify(h), {
+      code: 'SHMFRAME_ERR_INVALID_ARG',
+      message: /thread heap/,
+    });
     const h2 = a.handle;
     const got = await request(w, { op: 'attach', handle: JSON.parse(JSON.stringify({ ...h2 })) });
     assert.equal(got.code, 'SHMFRAME_ERR_UNKNOWN_HEAP');

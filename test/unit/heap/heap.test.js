@@ -241,7 +241,11 @@ test('forged, damaged and foreign handles are refused without reading out of bou
       ],
       [{ ...h, kind: 'frame' }, 'SHMFRAME_ERR_INVALID_ARG', /handle of a SharedArray/],
       [{ hello: 1 }, 'SHMFRAME_ERR_INVALID_ARG', /Expected a SharedArray handle/],
-      [{ ...JSON.parse(JSON.stringify({ ...h })), heap: 999 }, 'SHMFRAME_ERR_UNKNOWN_HEAP', /not JSON/],
+      [
+        { ...JSON.parse(JSON.stringify({ ...h })), heap: 999 },
+        'SHMFRAME_ERR_UNKNOWN_HEAP',
+        /not JSON/,
+      ],
     ];
     for (const [bad, code, message] of cases) {
       assert.throws(
