@@ -52,7 +52,9 @@ export function inspectHeap(rest: string[]): number {
       : heap.file !== undefined
         ? ` (file ${heap.file})`
         : '';
-  process.stdout.write(`heap ${heap.id.toString(16)}${where}, ${heap.shared} heap\n`);
+  process.stdout.write(
+    `heap ${heap.id.toString(16)}${heap.shared === 'process' ? `${where}, process heap` : ''}\n`,
+  );
   for (const [k, v] of Object.entries(stats)) {
     const human = ['size', 'used', 'free', 'largestFree', 'overhead'].includes(k)
       ? `  (${formatBytes(v)})`

@@ -67,10 +67,13 @@ export function spawnNode(source, args = [], { fds = [], env, stdin = 'ignore' }
   };
 }
 
-/** shmframe's entries in /dev/shm now. */
+/**
+ * shmframe's entries in /dev/shm now that this test process named ({@link uniqueName} puts its
+ * pid in every name): test files run two at a time, so others' heaps come and go meanwhile.
+ */
 export function shmEntries() {
   return readdirSync('/dev/shm')
-    .filter((f) => f.startsWith('shmframe-'))
+    .filter((f) => f.startsWith('shmframe-') && f.includes(`-${process.pid}-`))
     .sort();
 }
 
