@@ -57,6 +57,9 @@ export type {
   ArrowModule,
   FrameColumn,
   FrameRow,
+  ReduceOptions,
+  ReduceValue,
+  SortOptions,
 } from './frame/shared-frame.js';
 export { Utf8Column, CategoryColumn, BytesColumn } from './frame/columns.js';
 export { readNpy, writeNpy } from './io/npy/npy.js';

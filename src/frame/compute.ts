@@ -1,0 +1,486 @@
+/**
+ * The few computations every frame user needs in the first hour, over the typed columns: column
+ * reductions (`sum mean min max count`) that skip nulls (and NaN when asked), `filter(mask)` and
+ * `sortBy(names)` returning new frames, and `isna`. Anything more (group-by, joins, windows) goes
+ * through a dataframe library over `toArrow()`: see docs/compute.md.
+ *
+ * Reductions read the validity bitmap 32 rows at a time: a word of all-valid rows runs the plain
+ * loop, so a column without nulls costs about what a hand-written loop does (bench/cases/compute.js).
+ * `filter` and `sortBy` gather the chosen rows into plain memory and append them to a new frame
+ * in the same heap through the same path as `append` (writing a SharedArrayBuffer element by
+ * element is 2-4x slower than a plain buffer on Node 20, so it is written once per column).
+ */
+import { DtypeError, InvalidArgumentError, ShapeError, describe } from '../errors.js';
+import { datetimeToDate, type TypedArray } from '../array/dtype.js';
+import type { Heap } from '../heap/heap.js';
+import { appendStaged } from './append.js';
+import { allocate, type FrameParts } from './factory.js';
+import type { ColumnRequest } from './layout.js';
+import { kMaxRows } from './schema.js';
+import type { Staged } from './stage.js';
+import { isValid, readCell, type Col, type FrameStore } from './store.js';
+
+/** Options of the column reductions (`sum`, `mean`, `min`, `max`, `count`). */
+export interface ReduceOptions {
+  /**
+   * Also skip NaN values of float columns, as pandas' `skipna` does. Nulls are always skipped;
+   * a NaN you wrote is a value (Arrow's semantics), so by default it propagates: the sum, mean,
+   * min and max of a column holding one are NaN.
+   * @default false
+   */
+  skipNaN?: boolean;
+}
+
+/** Options of {@link sortRows}. */
+export interface SortOptions {
+  /** Largest first. Nulls (and NaN) stay last either way, as in pandas. @default false */
+  descending?: boolean;
+}
+
+/** A value a reduction returns: what `get` returns for that column's dtype, or null. */
+export type ReduceValue = number | bigint | boolean | string | Date | null;
+
+/** The rows of a frame (or view) a computation reads. */
+export interface Rows {
+  store: FrameStore;
+  /** Shown column indices. */
+  cols: readonly number[];
+  start: number;
+  length: number;
+}
+
+type Op = 'sum' | 'mean' | 'min' | 'max' | 'count';
+
+function checkReduceOptions(options: unknown, op: string): boolean {
+  if (options === undefined) return false;
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(
+      `Expected the options of ${op}() to be an object like { skipNaN: true }, got ${describe(options)}`,
+    );
+  const skip = (options as ReduceOptions).skipNaN;
+  if (skip !== undefined && typeof skip !== 'boolean')
+    throw new InvalidArgumentError(
+      `Expected \`skipNaN\` to be a boolean, got ${describe(skip)}`,
+    );
+  return skip === true;
+}
+
+/** Non-null values in rows [start, end): the validity bits, counted a word at a time. */
+function countValid(c: Col, start: number, end: number): number {
+  const v = c.valid32;
+  let n = 0;
+  let r = start;
+  while (r < end && (r & 31) !== 0) n += isValid(c, r++) ? 1 : 0;
+  for (; r + 32 <= end; r += 32) {
+    let w = v[r >>> 5] as number;
+    w -= (w >>> 1) & 0x55555555;
+    w = (w & 0x33333333) + ((w >>> 2) & 0x33333333);
+    n += (Math.imul((w + (w >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) as number;
+  }
+  for (; r < end; r++) n += isValid(c, r) ? 1 : 0;
+  return n;
+}
+
+/** Sum and count of the non-null (and, with skipNaN, non-NaN) values of a number column. */
+function sumNumbers(c: Col, start: number, end: number, skipNaN: boolean): [number, number] {
+  const d = c.data as Float64Array;
+  const v = c.valid32;
+  let sum = 0;
+  let count = 0;
+  let r = start;
+  while (r < end) {
+    const w = v[r >>> 5] as number;
+    if (w === -1 && (r & 31) === 0 && r + 32 <= end) {
+      // 32 valid rows: the plain loop.
+      const stop = r + 32;
+      if (skipNaN)
+        for (; r < stop; r++) {
+          const x = d[r] as number;
+          if (x === x) {
+            sum += x;
+            count++;
+          }
+        }
+      else {
+        for (; r < stop; r++) sum += d[r] as number;
+        count += 32;
+      }
+      continue;
+    }
+    if (((w >>> (r & 31)) & 1) === 1) {
+      const x = d[r] as number;
+      if (!skipNaN || x === x) {
+        sum += x;
+        count++;
+      }
+    }
+    r++;
+  }
+  return [sum, count];
+}
+
+/** Least or greatest non-null value of a number column; NaN if one is NaN (unless skipped). */
+function extremeNumber(
+  c: Col,
+  start: number,
+  end: number,
+  skipNaN: boolean,
+  max: boolean,
+): number | null {
+  const d = c.data as Float64Array;
+  let best = max ? -Infinity : Infinity;
+  let seen = false;
+  for (let r = start; r < end; r++) {
+    if (!isValid(c, r)) continue;
+    const x = d[r] as number;
+    if (x !== x) {
+      if (skipNaN) continue;
+      return NaN;
+    }
+    seen = true;
+    if (max ? x > best : x < best) best = x;
+  }
+  return seen ? best : null;
+}
+
+function sumBigints(c: Col, start: number, end: number): [bigint, number] {
+  const d = c.data as BigInt64Array;
+  let sum = 0n;
+  let count = 0;
+  for (let r = start; r < end; r++) {
+    if (!isValid(c, r)) continue;
+    sum += d[r] as bigint;
+    count++;
+  }
+  return [sum, count];
+}
+
+function extremeBigint(c: Col, start: number, end: number, max: boolean): bigint | null {
+  const d = c.data as BigInt64Array;
+  let best: bigint | null = null;
+  for (let r = start; r < end; r++) {
+    if (!isValid(c, r)) continue;
+    const x = d[r] as bigint;
+    if (best === null || (max ? x > best : x < best)) best = x;
+  }
+  return best;
+}
+
+/** Least or greatest string of a utf8, category or |S<n> column (JS string order). */
+function extremeString(c: Col, start: number, end: number, max: boolean): string | null {
+  let best: string | null = null;
+  if (c.kind === 'category') {
+    // Compare each label once, then find which codes occur.
+    const labels = c.dict!.labels();
+    const used = new Uint8Array(labels.length);
+    const codes = c.data as Int32Array;
+    for (let r = start; r < end; r++) if (isValid(c, r)) used[codes[r] as number] = 1;
+    labels.forEach((l, k) => {
+      if (used[k] === 1 && (best === null || (max ? l > best : l < best))) best = l;
+    });
+    return best;
+  }
+  for (let r = start; r < end; r++) {
+    const s = readCell(c, r) as string | null;
+    if (s !== null && (best === null || (max ? s > best : s < best))) best = s;
+  }
+  return best;
+}
+
+function kindName(c: Col): string {
+  return c.kind === 'fixed' ? c.dtype : c.kind;
+}
+
+/**
+ * `op` over rows [start, start + n) of column `c`: the non-null values (and non-NaN ones with
+ * `skipNaN`). sum: 0 when there are none (0n for 64-bit integers, exact); mean, min and max:
+ * null when there are none.
+ */
+export function reduceColumn(
+  c: Col,
+  start: number,
+  n: number,
+  op: Op,
+  options: unknown,
+): ReduceValue {
+  const skipNaN = checkReduceOptions(options, op);
+  const end = start + n;
+  const dt = c.dt;
+  const numeric = c.kind === 'fixed' && dt.kind !== 'S' && dt.kind !== 'M';
+  const isFloat = c.kind === 'fixed' && dt.kind === 'f';
+  if (op === 'count') {
+    if (!(isFloat && skipNaN)) return countValid(c, start, end);
+    return sumNumbers(c, start, end, true)[1];
+  }
+  if (op === 'sum' || op === 'mean') {
+    if (!numeric)
+      throw new DtypeError(
+        `${op}() needs a number or bool column; ${JSON.stringify(c.name)} is ${kindName(c)}. ` +
+          `min(), max() and count() work on every column.`,
+      );
+    if (dt.bigint) {
+      const [sum, count] = sumBigints(c, start, end);
+      if (op === 'sum') return sum;
+      return count === 0 ? null : Number(sum) / count;
+    }
+    const [sum, count] = sumNumbers(c, start, end, skipNaN);
+    if (op === 'sum') return sum;
+    return count === 0 ? null : sum / count;
+  }
+  const max = op === 'max';
+  if (c.kind !== 'fixed' || dt.kind === 'S') return extremeString(c, start, end, max);
+  if (dt.bigint) {
+    const best = extremeBigint(c, start, end, max);
+    return best !== null && dt.kind === 'M' ? datetimeToDate(best, dt.unit ?? 'ms') : best;
+  }
+  const best = extremeNumber(c, start, end, skipNaN, max);
+  return best !== null && dt.kind === 'b' ? best === 1 : best;
+}
+
+/** True when the cell is null or holds NaN (pandas' `isna`). */
+export function isNA(c: Col, row: number): boolean {
+  if (!isValid(c, row)) return true;
+  if (c.kind !== 'fixed' || c.dt.kind !== 'f') return false;
+  const x = c.data[row] as number;
+  return x !== x;
+}
+
+// ------------------------------------------------------------------ filter and sort
+
+/** The positions (relative to `rows.start`) a mask or predicate keeps. */
+function maskRows(rows: Rows, mask: unknown): Int32Array {
+  const n = rows.length;
+  if (typeof mask === 'function') {
+    const keep: number[] = [];
+    const f = mask as (row: number) => unknown;
+    for (let i = 0; i < n; i++) if (f(i)) keep.push(i);
+    return Int32Array.from(keep);
+  }
+  const isArrayLike =
+    Array.isArray(mask) || (ArrayBuffer.isView(mask) && !(mask instanceof DataView));
+  if (!isArrayLike)
+    throw new InvalidArgumentError(
+      `Expected \`mask\` to be an array or TypedArray of ${n} booleans (one per row; a bool column's ` +
+        `col() works) or a function (row) => boolean, got ${describe(mask)}`,
+    );
+  const m = mask as ArrayLike<unknown>;
+  if (m.length !== n)
+    throw new ShapeError(
+      `Expected \`mask\` to have one value per row (${n}), got ${m.length}` +
+        (m.length > n ? ' (rows appended since the mask was built? build it from a slice)' : ''),
+    );
+  let kept = 0;
+  for (let i = 0; i < n; i++) if (m[i]) kept++;
+  const out = new Int32Array(kept);
+  for (let i = 0, k = 0; i < n; i++) if (m[i]) out[k++] = i;
+  return out;
+}
+
+/** Sort key of one column over the rows: numbers, bigints or strings, and nulls/NaN to put last. */
+function sortKey(c: Col, start: number, n: number): {
+  cmp: (a: number, b: number) => number;
+  na: Uint8Array;
+} {
+  const na = new Uint8Array(n);
+  for (let i = 0; i < n; i++) if (isNA(c, start + i)) na[i] = 1;
+  if (c.kind === 'fixed' && c.dt.kind !== 'S') {
+    if (c.dt.bigint) {
+      const d = c.data as BigInt64Array;
+      return {
+        na,
+        cmp: (a, b) => {
+          const x = d[start + a] as bigint;
+          const y = d[start + b] as bigint;
+          return x < y ? -1 : x > y ? 1 : 0;
+        },
+      };
+    }
+    const d = c.data as Float64Array;
+    return {
+      na,
+      cmp: (a, b) => {
+        const x = d[start + a] as number;
+        const y = d[start + b] as number;
+        return x < y ? -1 : x > y ? 1 : 0;
+      },
+    };
+  }
+  // Strings: rank each distinct value once, then compare ranks.
+  const values: string[] = new Array<string>(n);
+  if (c.kind === 'category') {
+    const labels = c.dict!.labels();
+    const order = labels.map((_, k) => k).sort((x, y) => cmpStr(labels[x]!, labels[y]!));
+    const rank = new Int32Array(labels.length);
+    order.forEach((k, r) => (rank[k] = r));
+    const codes = c.data as Int32Array;
+    const keys = new Int32Array(n);
+    for (let i = 0; i < n; i++) if (na[i] === 0) keys[i] = rank[codes[start + i] as number] as number;
+    return { na, cmp: (a, b) => (keys[a] as number) - (keys[b] as number) };
+  }
+  for (let i = 0; i < n; i++) values[i] = na[i] === 1 ? '' : (readCell(c, start + i) as string);
+  return { na, cmp: (a, b) => cmpStr(values[a]!, values[b]!) };
+}
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Row positions (relative to `rows.start`) in the order of `names`, stable, nulls last. */
+function sortedRows(rows: Rows, names: readonly string[], descending: boolean): Int32Array {
+  const n = rows.length;
+  const keys = names.map((name) => sortKey(rows.store.col(name, rows.cols), rows.start, n));
+  const sign = descending ? -1 : 1;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  // Ties keep row order (a - b): stable whatever the engine's sort is.
+  order.sort((a, b) => {
+    for (const { cmp, na } of keys) {
+      const d = (na[a] as number) - (na[b] as number);
+      if (d !== 0) return d;
+      if (na[a] === 1) continue;
+      const r = cmp(a, b);
+      if (r !== 0) return sign * r;
+    }
+    return a - b;
+  });
+  return order;
+}
+
+/** Checks `names` (one column name or several) for sortBy. */
+function sortNames(names: unknown): string[] {
+  const list = typeof names === 'string' ? [names] : names;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !list.every((n): n is string => typeof n === 'string')
+  )
+    throw new InvalidArgumentError(
+      `Expected a column name or a non-empty array of them to sort by, got ${describe(names)}`,
+    );
+  return list;
+}
+
+function checkSortOptions(options: unknown): boolean {
+  if (options === undefined) return false;
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(
+      `Expected the options of sortBy() to be an object like { descending: true }, got ${describe(options)}`,
+    );
+  const d = (options as SortOptions).descending;
+  if (d !== undefined && typeof d !== 'boolean')
+    throw new InvalidArgumentError(`Expected \`descending\` to be a boolean, got ${describe(d)}`);
+  return d === true;
+}
+
+/** One column's rows `pick` (absolute rows), gathered into plain memory as an append stages it. */
+function gather(c: Col, pick: Int32Array): { staged: Staged; request: ColumnRequest } {
+  const n = pick.length;
+  let valid: Uint8Array | undefined;
+  for (let k = 0; k < n; k++)
+    if (!isValid(c, pick[k] as number)) {
+      valid ??= new Uint8Array(n).fill(1);
+      valid[k] = 0;
+    }
+  const staged: Staged = {
+    col: c,
+    values: undefined,
+    valid,
+    bytes: undefined,
+    ends: undefined,
+    labels: undefined,
+    local: undefined,
+    codes: undefined,
+  };
+  const request: ColumnRequest = {
+    name: c.name,
+    type: c.layout.type,
+    stringBytes: 0,
+    categories: 0,
+    categoryBytes: 0,
+  };
+  if (c.kind === 'utf8') {
+    const offsets = c.data as Int32Array;
+    const src = c.bytes as Buffer;
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      const r = pick[k] as number;
+      if (valid === undefined || valid[k] === 1) total += (offsets[r + 1] as number) - (offsets[r] as number);
+    }
+    if (total > kMaxRows)
+      throw new ShapeError(
+        `The chosen rows of utf8 column ${JSON.stringify(c.name)} hold ${total} bytes, more than a utf8 column's ${kMaxRows}`,
+      );
+    const bytes = Buffer.allocUnsafe(total);
+    const ends = new Int32Array(n);
+    let at = 0;
+    for (let k = 0; k < n; k++) {
+      const r = pick[k] as number;
+      if (valid === undefined || valid[k] === 1)
+        at += src.copy(bytes, at, offsets[r] as number, offsets[r + 1] as number);
+      ends[k] = at;
+    }
+    staged.bytes = bytes;
+    staged.ends = ends;
+    request.stringBytes = total;
+  } else if (c.kind === 'category') {
+    // The whole dictionary, in code order: codes stay the same in the new frame.
+    const labels = c.dict!.labels();
+    const codes = c.data as Int32Array;
+    const local = new Int32Array(n);
+    for (let k = 0; k < n; k++) local[k] = valid?.[k] === 0 ? -1 : (codes[pick[k] as number] as number);
+    let labelBytes = 0;
+    for (const l of labels) labelBytes += Buffer.byteLength(l);
+    staged.labels = labels;
+    staged.local = local;
+    request.categories = Math.max(16, labels.length);
+    request.categoryBytes = Math.max(64, labelBytes);
+  } else if (c.dt.kind === 'S') {
+    const w = c.dt.itemsize;
+    const src = c.data as Uint8Array;
+    const out = new Uint8Array(n * w);
+    for (let k = 0; k < n; k++) {
+      const r = pick[k] as number;
+      out.set(src.subarray(r * w, (r + 1) * w), k * w);
+    }
+    staged.values = out;
+  } else {
+    const src = c.data;
+    const out = new (c.dt.ctor as unknown as new (n: number) => TypedArray)(n);
+    for (let k = 0; k < n; k++) out[k] = src[pick[k] as number] as never;
+    staged.values = out;
+  }
+  return { staged, request };
+}
+
+/** A new frame (same heap) holding `positions` (relative to `rows.start`) of the shown columns. */
+function takeRows(rows: Rows, positions: Int32Array, heap: Heap): FrameParts {
+  const pick = new Int32Array(positions.length);
+  for (let k = 0; k < pick.length; k++) pick[k] = rows.start + (positions[k] as number);
+  const cols = rows.cols.map((i) => rows.store.column(i));
+  const parts = cols.map((c) => gather(c, pick));
+  const index = rows.cols.indexOf(rows.store.layout.index);
+  const n = pick.length;
+  return allocate(
+    parts.map((p) => p.request),
+    n,
+    rows.store.layout.index >= 0 ? index : -1,
+    heap,
+    (store) => {
+      const staged = parts.map((p, k) => ({ ...p.staged, col: store.column(k) }));
+      appendStaged(store, staged, n);
+    },
+  );
+}
+
+/** The rows a mask (or predicate) keeps, as a new frame in `heap`. */
+export function filterRows(rows: Rows, mask: unknown, heap: Heap): FrameParts {
+  return takeRows(rows, maskRows(rows, mask), heap);
+}
+
+/** The rows sorted by `names`, as a new frame in `heap`. */
+export function sortRows(rows: Rows, names: unknown, options: unknown, heap: Heap): FrameParts {
+  const list = sortNames(names);
+  const descending = checkSortOptions(options);
+  for (const name of list) rows.store.col(name, rows.cols);
+  return takeRows(rows, sortedRows(rows, list, descending), heap);
+}
