@@ -59,9 +59,7 @@ function checkReduceOptions(options: unknown, op: string): boolean {
     );
   const skip = (options as ReduceOptions).skipNaN;
   if (skip !== undefined && typeof skip !== 'boolean')
-    throw new InvalidArgumentError(
-      `Expected \`skipNaN\` to be a boolean, got ${describe(skip)}`,
-    );
+    throw new InvalidArgumentError(`Expected \`skipNaN\` to be a boolean, got ${describe(skip)}`);
   return skip === true;
 }
 
@@ -277,7 +275,11 @@ function maskRows(rows: Rows, mask: unknown): Int32Array {
 }
 
 /** Sort key of one column over the rows: numbers, bigints or strings, and nulls/NaN to put last. */
-function sortKey(c: Col, start: number, n: number): {
+function sortKey(
+  c: Col,
+  start: number,
+  n: number,
+): {
   cmp: (a: number, b: number) => number;
   na: Uint8Array;
 } {
@@ -314,7 +316,8 @@ function sortKey(c: Col, start: number, n: number): {
     order.forEach((k, r) => (rank[k] = r));
     const codes = c.data as Int32Array;
     const keys = new Int32Array(n);
-    for (let i = 0; i < n; i++) if (na[i] === 0) keys[i] = rank[codes[start + i] as number] as number;
+    for (let i = 0; i < n; i++)
+      if (na[i] === 0) keys[i] = rank[codes[start + i] as number] as number;
     return { na, cmp: (a, b) => (keys[a] as number) - (keys[b] as number) };
   }
   for (let i = 0; i < n; i++) values[i] = na[i] === 1 ? '' : (readCell(c, start + i) as string);
@@ -404,7 +407,8 @@ function gather(c: Col, pick: Int32Array): { staged: Staged; request: ColumnRequ
     let total = 0;
     for (let k = 0; k < n; k++) {
       const r = pick[k] as number;
-      if (valid === undefined || valid[k] === 1) total += (offsets[r + 1] as number) - (offsets[r] as number);
+      if (valid === undefined || valid[k] === 1)
+        total += (offsets[r + 1] as number) - (offsets[r] as number);
     }
     if (total > kMaxRows)
       throw new ShapeError(
@@ -427,7 +431,8 @@ function gather(c: Col, pick: Int32Array): { staged: Staged; request: ColumnRequ
     const labels = c.dict!.labels();
     const codes = c.data as Int32Array;
     const local = new Int32Array(n);
-    for (let k = 0; k < n; k++) local[k] = valid?.[k] === 0 ? -1 : (codes[pick[k] as number] as number);
+    for (let k = 0; k < n; k++)
+      local[k] = valid?.[k] === 0 ? -1 : (codes[pick[k] as number] as number);
     let labelBytes = 0;
     for (const l of labels) labelBytes += Buffer.byteLength(l);
     staged.labels = labels;
