@@ -143,7 +143,7 @@ const kPipeline: Record<'full' | 'default' | 'quick', PipelineSize> = {
   default: {
     cameras: 5,
     matchers: 2,
-    frames: 16,
+    frames: 12,
     descriptors: 1000,
     features: 250,
     capacity: 10,
