@@ -85,19 +85,21 @@ function sumNumbers(c: Col, start: number, end: number, skipNaN: boolean): [numb
   const v = c.valid32;
   let sum = 0;
   let count = 0;
+  if (end <= start) return [0, 0];
   if (!skipNaN && countValid(c, start, end) === end - start) {
     // No nulls (the common case): the plain loop, with nothing else in it.
     for (let r = start; r < end; r++) sum += d[r] as number;
     return [sum, end - start];
   }
-  let r = start;
-  while (r < end) {
-    const w = v[r >>> 5] as number;
-    if (w === -1 && (r & 31) === 0 && r + 32 <= end) {
-      // 32 valid rows: the plain loop.
-      const stop = r + 32;
+  // A validity word at a time: all valid, the plain loop; none valid, skipped; else bit by bit.
+  for (let wi = start >>> 5; wi <= (end - 1) >>> 5; wi++) {
+    const w = v[wi] as number;
+    if (w === 0) continue;
+    const lo = Math.max(start, wi << 5);
+    const hi = Math.min(end, (wi << 5) + 32);
+    if (w === -1) {
       if (skipNaN)
-        for (; r < stop; r++) {
+        for (let r = lo; r < hi; r++) {
           const x = d[r] as number;
           if (x === x) {
             sum += x;
@@ -105,19 +107,19 @@ function sumNumbers(c: Col, start: number, end: number, skipNaN: boolean): [numb
           }
         }
       else {
-        for (; r < stop; r++) sum += d[r] as number;
-        count += 32;
+        for (let r = lo; r < hi; r++) sum += d[r] as number;
+        count += hi - lo;
       }
       continue;
     }
-    if (((w >>> (r & 31)) & 1) === 1) {
+    for (let r = lo; r < hi; r++) {
+      if (((w >>> (r & 31)) & 1) === 0) continue;
       const x = d[r] as number;
       if (!skipNaN || x === x) {
         sum += x;
         count++;
       }
     }
-    r++;
   }
   return [sum, count];
 }
