@@ -72,9 +72,9 @@ function check(ok, what) {
 }
 
 await runCase('compute', async ({ quick, repeats, result, log }) => {
-  const n = quick ? 100_000 : 1_000_000;
-  const [n1, feat] = quick ? [300, 250] : [2000, 250]; // matcher: d1, d2 are n1 x 250 (seed: 5000)
-  const [rows, cols] = quick ? [200, 400] : [1000, 2000]; // transform: result cols x cols
+  const n = quick ? 50_000 : 1_000_000;
+  const [n1, feat] = quick ? [200, 250] : [2000, 250]; // matcher: d1, d2 are n1 x 250 (seed: 5000)
+  const [rows, cols] = quick ? [100, 200] : [1000, 2000]; // transform: result cols x cols
   const need = quick ? 0.5 * GiB : 2 * GiB;
   if (availableMemory() < need) {
     result.skip(

@@ -3,6 +3,7 @@
 // message ends a quoted message with a second period. (The delimiter hints: io/delimiter.test.js.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import {
   Pool,
@@ -132,14 +133,17 @@ test('lock timeouts under 10 ms remind that times are milliseconds (blocking and
       import { SharedLock } from 'shmframe';
       parentPort.once('message', (h) => {
         const lock = SharedLock.attach(h);
-        try { lock.acquire({ timeout: 2 }); parentPort.postMessage('acquired'); }
-        catch (err) { parentPort.postMessage(err.message); }
-        finally { lock.detach(); }
+        let reply;
+        try { lock.acquire({ timeout: 2 }); lock.release(); reply = 'acquired'; }
+        catch (err) { reply = err.message; }
+        lock.detach(); // before replying: the reference is gone when the reply arrives
+        parentPort.postMessage(reply);
       });`);
+    const exited = once(worker, 'exit');
     const message = await request(worker, lock.handle);
     assert.match(message, /^SharedLock\.acquire\(\) timed out after 2 ms \(held by thread \d+\)/);
     assert.ok(message.endsWith(hint(2)), message);
-    await worker.terminate();
+    await exited;
     lock.release();
     lock.close();
   }));
