@@ -108,6 +108,25 @@ test('reductions over many rows with scattered nulls (whole bitmap words and par
   });
 });
 
+test('a value written through col() into a null cell stays null for the reductions', async () => {
+  await withHeap((heap) => {
+    const x = Array.from({ length: 100 }, (_, i) => (i % 10 === 3 ? null : 1));
+    const f = SharedFrame.from({ x, n: x }, { heap, schema: { n: 'i4' } });
+    assert.equal(f.sum('x'), 90);
+    f.col('x')[13] = 1000; // the validity bit still says null
+    f.col('n')[23] = 1000;
+    for (const name of ['x', 'n']) {
+      assert.equal(f.sum(name), 90, name);
+      assert.equal(f.sum(name, { skipNaN: true }), 90, name);
+      assert.equal(f.mean(name), 1, name);
+      assert.equal(f.max(name), 1, name);
+      assert.equal(f.max(name, { skipNaN: true }), 1, name);
+      assert.equal(f.count(name), 90, name);
+    }
+    f.close();
+  });
+});
+
 test('isna: null or NaN; isNull: null only', async () => {
   await withHeap((heap) => {
     const f = seed001(heap);
