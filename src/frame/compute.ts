@@ -326,6 +326,11 @@ function maskRows(rows: Rows, mask: unknown): Int32Array {
       `Expected \`mask\` to have one value per row (${n}), got ${m.length}` +
         (m.length > n ? ' (rows appended since the mask was built? build it from a slice)' : ''),
     );
+  return truthyPositions(m, n);
+}
+
+/** The positions of the truthy values among m[0, n). */
+function truthyPositions(m: ArrayLike<unknown>, n: number): Int32Array {
   let kept = 0;
   for (let i = 0; i < n; i++) if (m[i]) kept++;
   const out = new Int32Array(kept);
@@ -423,18 +428,44 @@ function radixByKey(
   for (let d = 0; d < 4; d++) {
     const words = d < 2 ? lo : hi;
     const shift = d % 2 === 0 ? 0 : 16;
-    counts.fill(0);
-    for (let k = 0; k < m; k++) counts[((words[cur[k]!]! >>> shift) & 0xffff) + 1]!++;
-    if (counts[(((words[cur[0] ?? 0] ?? 0) >>> shift) & 0xffff) + 1] === m) continue;
-    for (let b = 1; b < 65537; b++) counts[b]! += counts[b - 1]!;
-    for (let k = 0; k < m; k++) {
-      const r = cur[k]!;
-      tmp[counts[(words[r]! >>> shift) & 0xffff]!++] = r;
-    }
+    if (!countDigits(cur, m, words, shift, counts)) continue;
+    scatterByDigit(cur, m, words, shift, counts, tmp);
     [cur, tmp] = [tmp, cur];
   }
   for (const r of order) if (na[r] === 1) cur[m++] = r;
   return cur;
+}
+
+// The radix passes' loops, as functions of their own (see sumAll).
+
+/** Counts each 16-bit digit of rows cur[0, m); false when every row has the same digit. */
+function countDigits(
+  cur: Int32Array,
+  m: number,
+  words: Uint32Array,
+  shift: number,
+  counts: Int32Array,
+): boolean {
+  counts.fill(0);
+  for (let k = 0; k < m; k++) counts[((words[cur[k]!]! >>> shift) & 0xffff) + 1]!++;
+  if (m === 0 || counts[((words[cur[0]!]! >>> shift) & 0xffff) + 1] === m) return false;
+  for (let b = 1; b < 65537; b++) counts[b]! += counts[b - 1]!;
+  return true;
+}
+
+/** Moves rows cur[0, m) into `out` in the order of their digit, stably. */
+function scatterByDigit(
+  cur: Int32Array,
+  m: number,
+  words: Uint32Array,
+  shift: number,
+  counts: Int32Array,
+  out: Int32Array,
+): void {
+  for (let k = 0; k < m; k++) {
+    const r = cur[k]!;
+    out[counts[(words[r]! >>> shift) & 0xffff]!++] = r;
+  }
 }
 
 /** Row positions (relative to `rows.start`) in the order of `names`, stable, nulls last. */
@@ -508,6 +539,27 @@ function gatherWords(data: TypedArray, out: TypedArray, pick: Int32Array): void 
   }
 }
 
+/** 1 (valid) or 0 (null) for each row of `pick`, which lie in [start, end). */
+function pickedValidity(c: Col, pick: Int32Array, start: number, end: number): Uint8Array {
+  const valid = new Uint8Array(end - start).fill(1);
+  const v = c.valid32;
+  for (let wi = start >>> 5; wi <= (end - 1) >>> 5; wi++) {
+    const w = v[wi] as number;
+    if (w === -1) continue;
+    const base = wi << 5;
+    let z = ~w;
+    if (base < start) z &= -1 << (start - base);
+    if (end - base < 32) z &= (1 << (end - base)) - 1;
+    while (z !== 0) {
+      valid[base + 31 - Math.clz32(z & -z) - start] = 0;
+      z &= z - 1;
+    }
+  }
+  const out = new Uint8Array(pick.length);
+  for (let k = 0; k < pick.length; k++) out[k] = valid[pick[k]! - start]!;
+  return out;
+}
+
 /** One column's rows `pick` (absolute rows), gathered into plain memory as an append stages it. */
 function gather(
   c: Col,
@@ -517,11 +569,7 @@ function gather(
   const n = pick.length;
   let valid: Uint8Array | undefined;
   if (countValid(c, span.start, span.end) !== span.end - span.start)
-    for (let k = 0; k < n; k++)
-      if (!isValid(c, pick[k] as number)) {
-        valid ??= new Uint8Array(n).fill(1);
-        valid[k] = 0;
-      }
+    valid = pickedValidity(c, pick, span.start, span.end);
   const staged: Staged = {
     col: c,
     values: undefined,
@@ -569,8 +617,8 @@ function gather(
     const labels = c.dict!.labels();
     const codes = c.data as Int32Array;
     const local = new Int32Array(n);
-    for (let k = 0; k < n; k++)
-      local[k] = valid?.[k] === 0 ? -1 : (codes[pick[k] as number] as number);
+    gatherWords(codes, local, pick);
+    if (valid !== undefined) for (let k = 0; k < n; k++) if (valid[k] === 0) local[k] = -1;
     let labelBytes = 0;
     for (const l of labels) labelBytes += Buffer.byteLength(l);
     staged.labels = labels;
