@@ -272,6 +272,25 @@ await runCase('compute', async ({ quick, repeats, result, log }) => {
     "pandas df.sort_values('x')",
   );
 
+  // ---- the bridge itself: an arquero table over the frame, vs building one from row objects
+  {
+    const objects = [...f.rows()];
+    const bridge = await measureInterleaved(
+      {
+        shm: () => check(aq.fromArrow(f.toArrow()).numRows() === n, 'bridge rows'),
+        copy: () => check(aq.from(objects).numRows() === n, 'aq.from rows'),
+      },
+      { warmup: 2, repeats: reps, before: gc },
+    );
+    result.add({
+      id: 'arquero-bridge-vs-from-objects',
+      what: `aq.fromArrow(f.toArrow()): an arquero table over a ${label}-row frame (x y chr pct), no copy`,
+      unit: 'ms',
+      shmframe: bridge.shm,
+      alternative: { name: 'aq.from(row objects)', stat: bridge.copy },
+    });
+  }
+
   // ---- example 004's per-chromosome summary: arquero over toArrow()
   const codes = f.col('chr').codes;
   const pct = f.col('pct');
