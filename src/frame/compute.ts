@@ -145,7 +145,9 @@ function sumNumbers(c: Col, start: number, end: number, skipNaN: boolean): [numb
   const d = c.data as Float64Array;
   const nulls = cleanNulls(c, start, end);
   if (nulls >= 0) {
-    if (c.dt.kind !== 'f') return [sumAll(d, start, end), end - start - nulls];
+    // Integers add their nulls' zeros; floats without nulls propagate a NaN by themselves.
+    if (c.dt.kind !== 'f' || (nulls === 0 && !skipNaN))
+      return [sumAll(d, start, end), end - start - nulls];
     const sum = sumSkippingNaN(d, start, end);
     const count = kernelCount;
     // NaN values that are not nulls make the sum NaN unless they are skipped.
