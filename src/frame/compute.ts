@@ -4,8 +4,10 @@
  * `sortBy(names)` returning new frames, and `isna`. Anything more (group-by, joins, windows) goes
  * through a dataframe library over `toArrow()`: see docs/compute.md.
  *
- * Reductions read the validity bitmap 32 rows at a time: a word of all-valid rows runs the plain
- * loop, so a column without nulls costs about what a hand-written loop does (bench/cases/compute.js).
+ * Reductions first check, from the validity bitmap's clear bits only, that every null cell holds
+ * its fill (NaN, 0: what shmframe stores); then one plain loop does the work, so a column costs
+ * about what a hand-written loop over `col()` does (bench/cases/compute.js). A value written into
+ * a null cell through `col()` sends them to the slower path that reads every validity bit.
  * `filter` and `sortBy` gather the chosen rows into plain memory and append them to a new frame
  * in the same heap through the same path as `append` (writing a SharedArrayBuffer element by
  * element is 2-4x slower than a plain buffer on Node 20, so it is written once per column).
@@ -115,6 +117,7 @@ function cleanNulls(c: Col, start: number, end: number): number {
   const d = c.data as Float64Array;
   const isFloat = c.dt.kind === 'f';
   let nulls = 0;
+  if (end <= start) return 0;
   for (let wi = start >>> 5; wi <= (end - 1) >>> 5; wi++) {
     const w = v[wi] as number;
     if (w === -1) continue;
