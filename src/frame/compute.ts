@@ -418,7 +418,7 @@ function cmpStr(a: string, b: string): number {
  * Reorders `order` (row positions) stably by one key: rows with a value by the key's four 16-bit
  * digits, least significant first (a counting sort each; a digit equal in every row is skipped),
  * then the null/NaN rows in their current order. Linear in the rows: an index sort with a
- * comparator is 1.2-1.8x slower for 1M rows (bench/cases/compute.js, row sort-vs-js).
+ * comparator is 1.1-1.8x slower for 1M rows (bench/cases/compute.js, row sort-vs-js).
  */
 function radixByKey(
   order: Int32Array,
