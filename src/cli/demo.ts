@@ -185,7 +185,16 @@ export async function demo(argv: string[]): Promise<number> {
   const resultBytes = rows * cols * 8;
   // Room for the frame, the results in flight (2 per worker, one in hand) and the pipeline. The
   // heap is reserved, not touched: only pages that objects write count in RSS.
-  const heap = Heap.create({ size: (2 * workers + 4) * resultBytes + 512 * 2 ** 20 });
+  // The pipeline runs after the transform's objects are freed: room for the larger of the two.
+  const pipeSize = kPipeline[o.quick ? 'quick' : o.full ? 'full' : 'default'];
+  const pipeBytes =
+    (pipeSize.capacity + pipeSize.matchers * pipeSize.cameras + 2 * pipeSize.cameras) *
+    pipeSize.descriptors *
+    pipeSize.features *
+    8;
+  const heap = Heap.create({
+    size: Math.max((2 * workers + 4) * resultBytes, pipeBytes) + 512 * 2 ** 20,
+  });
   Heap.setDefault(heap); // the sequential baseline allocates its results there too
   const base = heap.stats();
   const rec = new Recorder(heap, out);
@@ -227,7 +236,7 @@ export async function demo(argv: string[]): Promise<number> {
 
   let pipe: PipelineReport | undefined;
   if (o.pipeline) {
-    const size = kPipeline[o.quick ? 'quick' : o.full ? 'full' : 'default'];
+    const size = pipeSize;
     out.line();
     out.line(
       out.cyan(
