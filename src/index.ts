@@ -74,6 +74,9 @@ export type {
   FrameRowOf,
   FrameSchema,
   SchemaOf,
+  ReduceOptions,
+  ReduceValue,
+  SortOptions,
 } from './frame/shared-frame.js';
 export { Utf8Column, CategoryColumn, BytesColumn } from './frame/columns.js';
 export { readNpy, writeNpy } from './io/npy/npy.js';

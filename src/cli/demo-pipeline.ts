@@ -60,12 +60,12 @@ export async function runPipeline(
   // Cameras count the frames they handled in a shared int32 (Atomics.add); the bar reads it.
   const handled = SharedArray.zeros([1], 'i4', { heap });
   const total = size.cameras * size.frames;
-  const bar = out.bar('frames', total);
-  bar?.start();
+  const bar = out.progress('frames', total, 'frames');
+  bar.start();
   const timer = setInterval(() => {
     sample();
     const done = Atomics.load(handled.data as Int32Array, 0);
-    if (bar && done > bar.done) bar.tick(done - bar.done);
+    if (done > bar.done) bar.tick(done - bar.done);
   }, 20);
   try {
     const matching = Array.from({ length: size.matchers }, () =>
@@ -101,7 +101,7 @@ export async function runPipeline(
     };
   } finally {
     clearInterval(timer);
-    bar?.stop();
+    bar.stop();
     handled.close();
     await pool.close();
     q.detach();

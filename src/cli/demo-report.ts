@@ -16,9 +16,12 @@ import { formatBytes } from '../util/size.js';
 export class Output {
   /** Draw progress bars (on stderr). */
   readonly bars: boolean;
+  /** Milliseconds between plain progress lines (see {@link Ticker}). */
+  readonly tickMs: number;
   readonly #color: boolean;
 
-  constructor(options: { plain: boolean; color: boolean | undefined }) {
+  constructor(options: { plain: boolean; color: boolean | undefined; tickMs?: number }) {
+    this.tickMs = options.tickMs ?? 3000;
     const terminal = process.stdout.isTTY === true && process.stderr.isTTY === true;
     this.bars = terminal && !options.plain;
     const env = process.env;
@@ -55,6 +58,59 @@ export class Output {
   bar(label: string, total: number): Progress | null {
     return this.bars ? Progress.create(label, label, total, process.stderr) : null;
   }
+
+  /**
+   * Progress for a phase: the bar on a terminal, else a {@link Ticker} that prints a plain line
+   * every few seconds (a piped run would otherwise print nothing for as long as a phase takes).
+   */
+  progress(label: string, total: number, unit = 'tasks'): Progress | Ticker {
+    return this.bar(label, total) ?? this.ticker(label, total, unit);
+  }
+
+  /** Plain progress lines every {@link tickMs} (for phases that draw their bar elsewhere). */
+  ticker(label: string, total: number, unit = 'tasks'): Ticker {
+    return new Ticker(this, label, total, unit, this.tickMs);
+  }
+}
+
+/**
+ * Plain-line progress for pipes and files: `  cloning pool: 12/40 tasks after 3.0 s`, at most
+ * one line every `everyMs` (and none for a phase that finishes sooner).
+ * @example const t = new Ticker(out, 'cloning pool', 40); for (...) t.tick(1);
+ */
+export class Ticker {
+  readonly #out: Output;
+  readonly #label: string;
+  readonly #total: number;
+  readonly #unit: string;
+  readonly #everyMs: number;
+  #t0 = performance.now();
+  #last = this.#t0;
+  done = 0;
+
+  constructor(out: Output, label: string, total: number, unit = 'tasks', everyMs = 3000) {
+    this.#out = out;
+    this.#label = label;
+    this.#total = total;
+    this.#unit = unit;
+    this.#everyMs = everyMs;
+  }
+
+  start(): void {
+    this.#t0 = this.#last = performance.now();
+  }
+
+  tick(n = 1): void {
+    this.done += n;
+    const now = performance.now();
+    if (now - this.#last < this.#everyMs || this.done >= this.#total) return;
+    this.#last = now;
+    this.#out.line(
+      `  ${this.#label}: ${this.done}/${this.#total} ${this.#unit} after ${formatSeconds(now - this.#t0)}`,
+    );
+  }
+
+  stop(): void {}
 }
 
 /**

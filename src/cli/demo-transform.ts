@@ -86,8 +86,8 @@ export async function runSequential(s: TransformSetup): Promise<number> {
   let sum = 0;
   const tasks = s.labels.length;
   await s.rec.run('sequential loop', async () => {
-    const bar = s.out.bar('sequential', tasks);
-    bar?.start();
+    const bar = s.out.progress('sequential', tasks);
+    bar.start();
     for (let i = 0; i < tasks; i++) {
       const r = transformShared({
         frame: s.frame,
@@ -98,10 +98,10 @@ export async function runSequential(s: TransformSetup): Promise<number> {
       s.rec.sample();
       sum += checksum(r.data as Float64Array);
       r.close();
-      bar?.tick(1);
-      if (bar) await new Promise((resolve) => setImmediate(resolve)); // lets the bar redraw
+      bar.tick(1);
+      if (s.out.bars) await new Promise((resolve) => setImmediate(resolve)); // lets the bar redraw
     }
-    bar?.stop();
+    bar.stop();
     return { tasks };
   });
   return sum;
@@ -132,7 +132,12 @@ export async function runCloned(s: TransformSetup): Promise<number> {
         seed,
       }));
       const progress = s.out.bars ? 'cloning pool' : undefined;
-      for await (const r of pool.imap('transformCloned', items, { progress })) sum += checksum(r);
+      // Piped: a plain line every few seconds (this phase is the slow one).
+      const ticker = s.out.bars ? undefined : s.out.ticker('cloning pool', tasks);
+      for await (const r of pool.imap('transformCloned', items, { progress })) {
+        sum += checksum(r);
+        ticker?.tick(1);
+      }
       return {
         tasks,
         copied: 2 * tasks * plain.byteLength,
@@ -163,7 +168,9 @@ export async function runShared(s: TransformSetup): Promise<number> {
         seed,
       }));
       const progress = s.out.bars ? 'shmframe Pool' : undefined;
+      const ticker = s.out.bars ? undefined : s.out.ticker('shmframe Pool', tasks);
       for await (const r of pool.imap('transformShared', items, { progress })) {
+        ticker?.tick(1);
         s.rec.sample();
         sum += checksum(r.data as Float64Array);
         r.close();

@@ -1,6 +1,7 @@
 /**
  * `shmframe demo` (what `npm start` runs): seed 002's story end to end on generated data. A
- * 1000 x 5000 f8 frame indexed by row labels; the row transform run sequentially, through a pool
+ * 1000 x 1000 f8 frame indexed by row labels (`--full`: the seed's 1000 x 5000, 250 tasks); the
+ * row transform run sequentially, through a pool
  * that structured-clones the frame in and the result out (what every other Node pool does), and
  * through shmframe's Pool passing the shared frame and returning SharedArrays; then the
  * producer-consumer pipeline at a reduced size; then one comparison table and where the memory
@@ -18,32 +19,38 @@ import { buildFrame, lcg, runCloned, runSequential, runShared } from './demo-tra
 /** The text of `shmframe demo --help`. */
 export const kDemoUsage = `Usage: shmframe demo [options]        (npm start)
 
-Runs seed 002 on generated data: builds a 1000 x 5000 f8 frame indexed by row labels, runs the
-row transform (a random 1000 x 5000 matrix per task, its row means, their outer product with the
-frame's row: a 1000 x 5000 result) sequentially, through a pool that structured-clones the frame
-in and the result out, and through shmframe's Pool (the frame by handle, SharedArray results),
-then a producer-consumer pipeline (cameras -> bounded SharedQueue -> matchers). Prints one table
-(time, speed-up, peak RSS, bytes copied) and where the shared memory went.
+Runs seed 002 on generated data: builds a 1000 x 1000 f8 frame indexed by row labels, runs the
+row transform (a random matrix the frame's size per task, its row means, their outer product with
+the frame's row: a result the frame's size) sequentially, through a pool that structured-clones
+the frame in and the result out, and through shmframe's Pool (the frame by handle, SharedArray
+results), then a producer-consumer pipeline (cameras -> bounded SharedQueue -> matchers). Prints
+one table (time, speed-up, peak RSS, bytes copied) and where the shared memory went. The default
+size keeps the whole run well under 30 s on a busy 2-core machine; --full runs the seed's size.
 
 Options:
-  -t, --tasks N        rows transformed by each method (default 100; the seed uses 250)
+  -t, --tasks N        rows transformed by each method (default 40; --full: the seed's 250)
   -w, --workers N      pool workers (default: one per core)
       --rows N         frame rows (default 1000)
-      --cols N         frame columns (default 5000)
+      --cols N         frame columns (default 1000; --full: the seed's 5000)
+      --full           the seed's size: a 1000 x 5000 frame, 250 tasks, and the pipeline's 5
+                       cameras x 72 frames of 5000 x 250 descriptors, a queue of 50, 2 s put
+                       timeouts, captures of up to 1 s (minutes; the cloning pool dominates)
   -q, --quick          a few seconds: a 200 x 1000 frame, 8 tasks, a small pipeline
       --no-clone       skip the cloning pool (the slowest part)
       --no-pipeline    skip the producer-consumer pipeline
       --plain          no progress bars and no colour, even on a terminal
+      --progress-every S   seconds between progress lines when piped (default 3)
       --color          colour even when not on a terminal (--no-color: never)
   -h, --help           this help
 
 Bars and colour appear only when stdout and stderr are terminals: \`npm start | cat\` prints
-plain lines. NO_COLOR=1 turns colour off. Peak RSS is the process's (all threads, the shared
+plain lines, with a progress line every 3 s during a long phase. NO_COLOR=1 turns colour off. Peak RSS is the process's (all threads, the shared
 heap's touched pages included), per phase.
 
 Examples:
   npm start
   npx shmframe demo --quick
+  npm start -- --full
   npx shmframe demo --tasks 250 --workers 2
 `;
 
@@ -57,12 +64,20 @@ function positive(v: string | undefined, name: string, fallback: number): number
   return n;
 }
 
+function seconds(v: string | undefined, name: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!(n > 0)) throw new UsageError(`--${name} must be a positive number of seconds, got '${v}'`);
+  return n;
+}
+
 interface Options {
   tasks: number;
   workers: number;
   rows: number;
   cols: number;
   quick: boolean;
+  full: boolean;
   clone: boolean;
   pipeline: boolean;
   out: Output;
@@ -77,9 +92,11 @@ function options(argv: string[]): Options | 'help' {
       rows: { type: 'string' },
       cols: { type: 'string' },
       quick: { type: 'boolean', short: 'q' },
+      full: { type: 'boolean' },
       'no-clone': { type: 'boolean' },
       'no-pipeline': { type: 'boolean' },
       plain: { type: 'boolean' },
+      'progress-every': { type: 'string' },
       color: { type: 'boolean' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -88,28 +105,45 @@ function options(argv: string[]): Options | 'help' {
   });
   if (v.help === true) return 'help';
   const quick = v.quick === true;
+  const full = v.full === true;
+  if (quick && full) throw new UsageError('--quick and --full cannot be combined');
   return {
     quick,
-    tasks: positive(v.tasks, 'tasks', quick ? 8 : 100),
+    full,
+    tasks: positive(v.tasks, 'tasks', quick ? 8 : full ? 250 : 40),
     workers: positive(v.workers, 'workers', availableParallelism()),
     rows: positive(v.rows, 'rows', quick ? 200 : 1000),
-    cols: positive(v.cols, 'cols', quick ? 1000 : 5000),
+    cols: positive(v.cols, 'cols', full ? 5000 : 1000),
     clone: v['no-clone'] !== true,
     pipeline: v['no-pipeline'] !== true,
     out: new Output({
       plain: v.plain === true,
+      tickMs: seconds(v['progress-every'], 'progress-every', 3) * 1000,
       color: v['no-color'] === true ? false : v.color === true ? true : undefined,
     }),
   };
 }
 
-const kPipeline: Record<'full' | 'quick', PipelineSize> = {
+const kPipeline: Record<'full' | 'default' | 'quick', PipelineSize> = {
   // The seed: 5 cameras x 72 frames of 5000 x 250 f8 (10 MB), a queue of 50, 2 s put timeout,
-  // captures of up to 1 s. Reduced so that matching every pair stays a few seconds in JS.
+  // captures of up to 1 s. Each match compares the first `compare` descriptors of each camera:
+  // all 5000 x 5000 pairs would be 12.5 GFLOP per pair of cameras in JS.
   full: {
     cameras: 5,
     matchers: 2,
-    frames: 24,
+    frames: 72,
+    descriptors: 5000,
+    features: 250,
+    capacity: 50,
+    compare: 200,
+    captureMs: 1000,
+    putTimeout: 2000,
+  },
+  // Reduced so that the pipeline takes a few seconds.
+  default: {
+    cameras: 5,
+    matchers: 2,
+    frames: 12,
     descriptors: 1000,
     features: 250,
     capacity: 10,
@@ -151,7 +185,16 @@ export async function demo(argv: string[]): Promise<number> {
   const resultBytes = rows * cols * 8;
   // Room for the frame, the results in flight (2 per worker, one in hand) and the pipeline. The
   // heap is reserved, not touched: only pages that objects write count in RSS.
-  const heap = Heap.create({ size: (2 * workers + 4) * resultBytes + 512 * 2 ** 20 });
+  // The pipeline runs after the transform's objects are freed: room for the larger of the two.
+  const pipeSize = kPipeline[o.quick ? 'quick' : o.full ? 'full' : 'default'];
+  const pipeBytes =
+    (pipeSize.capacity + pipeSize.matchers * pipeSize.cameras + 2 * pipeSize.cameras) *
+    pipeSize.descriptors *
+    pipeSize.features *
+    8;
+  const heap = Heap.create({
+    size: Math.max((2 * workers + 4) * resultBytes, pipeBytes) + 512 * 2 ** 20,
+  });
   Heap.setDefault(heap); // the sequential baseline allocates its results there too
   const base = heap.stats();
   const rec = new Recorder(heap, out);
@@ -193,7 +236,7 @@ export async function demo(argv: string[]): Promise<number> {
 
   let pipe: PipelineReport | undefined;
   if (o.pipeline) {
-    const size = kPipeline[o.quick ? 'quick' : 'full'];
+    const size = pipeSize;
     out.line();
     out.line(
       out.cyan(

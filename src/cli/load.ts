@@ -38,7 +38,8 @@ Output:
                            no page cache; best on SSDs (see docs/io.md)
 
 Parsing:
-  -d, --delimiter D        tab, comma, space, whitespace (runs of spaces/tabs), or one character
+  -d, --delimiter D        tab, comma, space, whitespace (runs of spaces/tabs), auto (detected
+                           from the first lines), or one character
                            (default: comma for .csv, tab for .tsv, else whitespace)
       --header             the first line names the columns (matched to the schema by name)
       --skip-rows N        lines to skip at the start of each file
@@ -92,6 +93,7 @@ function charOption(v: string | undefined, what: string): string | null | undefi
     none: null,
   };
   if (v in named) return named[v];
+  if (v === 'auto' && what === 'delimiter') return 'auto';
   if (v.length !== 1)
     throw new UsageError(
       `--${what} must be one character (or tab, comma, space, whitespace, none), got '${v}'`,

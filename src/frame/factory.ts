@@ -31,7 +31,8 @@ export interface FrameParts {
   store: FrameStore;
 }
 
-function allocate(
+/** Allocates a frame block for `requests` and fills it; frees it again if `fill` throws. */
+export function allocate(
   requests: ColumnRequest[],
   capacity: number,
   index: number,

@@ -8,6 +8,16 @@ import type { SharedArray } from '../array/shared-array.js';
 import type { TypedArray } from '../array/dtype.js';
 import { DtypeError } from '../errors.js';
 import { appendInput } from './append.js';
+import {
+  filterRows,
+  isNA,
+  reduceColumn,
+  sortRows,
+  type ReduceOptions,
+  type ReduceValue,
+  type Rows,
+  type SortOptions,
+} from './compute.js';
 import { loadArrow, toArrowTable, type ArrowModule } from './arrow.js';
 import type { FrameOptions, FromOptions } from './build.js';
 import { BytesColumn, CategoryColumn, Utf8Column, checkRow, type RowSpace } from './columns.js';
@@ -67,6 +77,7 @@ export type {
   FrameSchema,
   SchemaOf,
 } from './schema-types.js';
+export type { ReduceOptions, ReduceValue, SortOptions } from './compute.js';
 
 const kBrand = Symbol.for('shmframe.SharedFrame');
 const kKind = 'frame';
@@ -532,6 +543,96 @@ export class SharedFrame<S extends FrameSchema = FrameSchema> {
       this.#view.start,
       this.length,
     ) as SharedArray<ValuesDtypeOf<S>, 2>;
+  }
+
+  // ------------------------------------------------------------------ computing (compute.ts)
+
+  #rows(): Rows {
+    this.#check();
+    return { store: this.#store, cols: this.#cols, start: this.#view.start, length: this.length };
+  }
+
+  #reduce(
+    op: 'sum' | 'mean' | 'min' | 'max' | 'count',
+    name: string,
+    options?: ReduceOptions,
+  ): ReduceValue {
+    const c = this.#colOf(name);
+    return reduceColumn(c, this.#view.start, this.length, op, options);
+  }
+
+  /**
+   * The sum of a number or bool column's non-null values (0 when there are none): a number, or
+   * an exact bigint for 64-bit integer columns. A NaN value makes it NaN unless `skipNaN`.
+   * @example frame.sum('price', { skipNaN: true })
+   */
+  sum(name: string, options?: ReduceOptions): number | bigint {
+    return this.#reduce('sum', name, options) as number | bigint;
+  }
+
+  /**
+   * The mean of a number or bool column's non-null values, or null when there are none.
+   * @example frame.mean('pct')
+   */
+  mean(name: string, options?: ReduceOptions): number | null {
+    return this.#reduce('mean', name, options) as number | null;
+  }
+
+  /**
+   * The least non-null value of any column (as `get` returns it: number, bigint, boolean,
+   * Date, string), or null when there is none. NaN if a value is NaN, unless `skipNaN`.
+   * @example frame.min('when') // a Date
+   */
+  min(name: string, options?: ReduceOptions): ReduceValue {
+    return this.#reduce('min', name, options);
+  }
+
+  /**
+   * The greatest non-null value of any column, or null when there is none (see {@link min}).
+   * @example frame.max('pos')
+   */
+  max(name: string, options?: ReduceOptions): ReduceValue {
+    return this.#reduce('max', name, options);
+  }
+
+  /**
+   * The number of non-null values of a column (NaN values excluded too with `skipNaN`).
+   * @example frame.count('d2') // pandas' df['d2'].count() is frame.count('d2', { skipNaN: true })
+   */
+  count(name: string, options?: ReduceOptions): number {
+    return this.#reduce('count', name, options) as number;
+  }
+
+  /**
+   * True when the cell is null or holds NaN (pandas' `isna`); {@link isNull} is null only.
+   * @example frame.isna(1, 'd2')
+   */
+  isna(row: number, col: string): boolean {
+    const c = this.#colOf(col);
+    return isNA(c, this.#row(row));
+  }
+
+  /**
+   * A new frame (a new block in the same heap, capacity = its rows) of the rows whose `mask`
+   * value is truthy: a mask is one value per row (an array, a TypedArray such as a bool
+   * column's `col()`), or a function of the row position. Every column kind is copied, nulls
+   * kept; the index column stays the index. Close it too.
+   * @example
+   * const x = frame.col('x');
+   * using big = frame.filter((i) => x[i] > 0.4);
+   */
+  filter(mask: ArrayLike<unknown> | ((row: number) => unknown)): SharedFrame {
+    return SharedFrame.#wrap(filterRows(this.#rows(), mask, this.#ref.heap));
+  }
+
+  /**
+   * A new frame (a new block in the same heap) of the rows sorted by one column or several:
+   * stable, nulls and NaN last (pandas' `sort_values`), strings in JS order (category columns
+   * by label). Close it too.
+   * @example using byPct = frame.sortBy('pct', { descending: true }); // byPct.head(10)
+   */
+  sortBy(names: string | readonly string[], options?: SortOptions): SharedFrame {
+    return SharedFrame.#wrap(sortRows(this.#rows(), names, options, this.#ref.heap));
   }
 
   // ------------------------------------------------------------------ Arrow

@@ -402,7 +402,7 @@ export class PoolEngine implements SlotEvents {
           t,
           new InvalidArgumentError(
             `Could not send the arguments of task '${t.name}' (index ${t.index}) to a worker: ` +
-              `${(err as Error).message}. Arguments must be structured-clonable (no functions or symbols).`,
+              `${(err as Error).message.replace(/\.+$/, '')}. Arguments must be structured-clonable (no functions or symbols).`,
             { cause: err },
           ),
         );

@@ -327,7 +327,7 @@ function succeed(id: number, value: unknown, attached: Shareable[]): void {
     record.end();
     releaseHandles(out.handles);
     const error = new TaskError(
-      `The result of the task could not be sent to the pool: ${(err as Error).message}. ` +
+      `The result of the task could not be sent to the pool: ${(err as Error).message.replace(/\.+$/, '')}. ` +
         'Results must be structured-clonable (no functions, class instances lose their class).',
       { cause: err },
     );

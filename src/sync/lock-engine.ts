@@ -22,7 +22,7 @@
  */
 import { notifyWord, selfIn, waitWord } from '../heap/futex.js';
 import { CorruptError, LockOwnerError, ShmframeTimeoutError } from '../errors.js';
-import { abortError, deadlineOf, remaining, waitAsync } from './wait.js';
+import { abortError, deadlineOf, millisecondsHint, remaining, waitAsync } from './wait.js';
 
 export const kLockMagic = 0x314b4c53; // "SLK1"
 const kVersion = 1;
@@ -190,9 +190,12 @@ export class LockEngine {
     const w = this.#w;
     const me = this.#me;
     const timedOut = (): ShmframeTimeoutError =>
-      new ShmframeTimeoutError(`${what} timed out after ${timeout} ms`, {
-        details: { timeout, owner: this.owner },
-      });
+      new ShmframeTimeoutError(
+        `${what} timed out after ${timeout} ms${millisecondsHint(timeout)}`,
+        {
+          details: { timeout, owner: this.owner },
+        },
+      );
     let t: number;
     for (;;) {
       t = Atomics.load(w, NEXT);

@@ -44,7 +44,7 @@ import {
   type Record_,
 } from './item-codec.js';
 import { forceUnlock, heldBy, lockAsync, lockWithin, unlock } from './mutex.js';
-import { abortError, deadlineOf, remaining, waitAsync } from './wait.js';
+import { abortError, deadlineOf, millisecondsHint, remaining, waitAsync } from './wait.js';
 
 export const kQueueMagic = 0x31515348; // "HSQ1"
 const kVersion = 1;
@@ -303,7 +303,7 @@ export class QueueEngine {
     let from = 0;
     while (from < es.length) {
       if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline)))
-        throw this.#fullError(timeout, from);
+        throw this.#fullError('SharedQueue.putMany()', timeout, from);
       const n = this.#publishMany(es, from);
       if (n < 0) throw this.#closedError('SharedQueue.putMany()', from);
       from += n;
@@ -311,7 +311,7 @@ export class QueueEngine {
       if (deadline === -1) deadline = deadlineOf(timeout);
       if (this.#spinFor(true)) continue;
       const left = remaining(deadline);
-      if (left === 0) throw this.#fullError(timeout, from);
+      if (left === 0) throw this.#fullError('SharedQueue.putMany()', timeout, from);
       this.#sleep(PUT_WAITERS, PUT_SIGNALED, NOT_FULL, left, true);
     }
     return from;
@@ -373,10 +373,10 @@ export class QueueEngine {
    * Puts without waiting for room: false when full. It may wait up to `mutexMs` for another
    * producer to finish its put (0: only spin), and reports false if that does not happen.
    */
-  tryPut(e: Encoded, mutexMs = kTryMutexMs): boolean {
+  tryPut(e: Encoded, mutexMs = kTryMutexMs, what = 'SharedQueue.tryPut()'): boolean {
     if (!lockWithin(this.#i32, PLOCK, mutexMs)) return false;
     const r = this.#publish(e);
-    if (r === CLOSED_) throw this.#closedError('SharedQueue.tryPut()');
+    if (r === CLOSED_) throw this.#closedError(what);
     return r === OK;
   }
 
@@ -387,14 +387,14 @@ export class QueueEngine {
     for (;;) {
       // The mutex wait counts against the timeout too (its holder may have been terminated).
       if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline)))
-        throw this.#fullError(timeout);
+        throw this.#fullError('SharedQueue.put()', timeout);
       const r = this.#publish(e);
       if (r === OK) return;
       if (r === CLOSED_) throw this.#closedError('SharedQueue.put()');
       if (deadline === -1) deadline = deadlineOf(timeout);
       if (this.#spinFor(true)) continue;
       const left = remaining(deadline);
-      if (left === 0) throw this.#fullError(timeout);
+      if (left === 0) throw this.#fullError('SharedQueue.put()', timeout);
       this.#sleep(PUT_WAITERS, PUT_SIGNALED, NOT_FULL, left, true);
     }
   }
@@ -409,17 +409,18 @@ export class QueueEngine {
       if (r === OK) return;
       if (r === CLOSED_) throw this.#closedError('SharedQueue.putAsync()');
       const left = remaining(deadline);
-      if (left === 0) throw this.#fullError(timeout);
+      if (left === 0) throw this.#fullError('SharedQueue.putAsync()', timeout);
       if (this.#spinFor(true, kAsyncSpins)) continue;
       const w = await this.#sleepAsync(PUT_WAITERS, PUT_SIGNALED, NOT_FULL, left, true, signal);
       if (w === 'aborted') throw abortError(signal as AbortSignal, 'SharedQueue.putAsync()');
     }
   }
 
-  #fullError(timeout: number, put?: number): QueueFullError {
+  #fullError(what: string, timeout: number, put?: number): QueueFullError {
     return new QueueFullError(
-      `SharedQueue.put${put === undefined ? '' : 'Many'}() timed out after ${timeout} ms: the queue stayed full (capacity ${this.capacity})` +
-        (put === undefined ? '' : `; the first ${put} items were put`),
+      `${what} timed out after ${timeout} ms: the queue stayed full (capacity ${this.capacity})` +
+        (put === undefined ? '' : `; the first ${put} items were put`) +
+        millisecondsHint(timeout),
       {
         details:
           put === undefined
@@ -569,7 +570,7 @@ export class QueueEngine {
       let r: Taken = kEmpty;
       if (this.#hasItem() || this.closed) {
         if (!lockWithin(i32, CLOCK, deadline === -1 ? timeout : remaining(deadline)))
-          throw this.#emptyError(timeout);
+          throw this.#emptyError('SharedQueue.getMany()', timeout);
         r = this.#takeMany(max, []);
       }
       if (r !== kEmpty && r !== kClosed) return r as unknown[];
@@ -577,7 +578,7 @@ export class QueueEngine {
       if (deadline === -1) deadline = deadlineOf(timeout);
       if (this.#spinFor(false)) continue;
       const left = remaining(deadline);
-      if (left === 0) throw this.#emptyError(timeout);
+      if (left === 0) throw this.#emptyError('SharedQueue.getMany()', timeout);
       this.#sleep(GET_WAITERS, GET_SIGNALED, NOT_EMPTY, left, false);
     }
   }
@@ -600,7 +601,7 @@ export class QueueEngine {
       if (r !== kEmpty && r !== kClosed) return r as unknown[];
       if (r === kClosed) throw this.#drainedError('SharedQueue.getManyAsync()');
       const left = remaining(deadline);
-      if (left === 0) throw this.#emptyError(timeout);
+      if (left === 0) throw this.#emptyError('SharedQueue.getManyAsync()', timeout);
       if (this.#spinFor(false, kAsyncSpins)) continue;
       const w = await this.#sleepAsync(GET_WAITERS, GET_SIGNALED, NOT_EMPTY, left, false, signal);
       if (w === 'aborted') throw abortError(signal as AbortSignal, 'SharedQueue.getManyAsync()');
@@ -648,7 +649,7 @@ export class QueueEngine {
       let r: Taken = kEmpty;
       if (this.#hasItem() || this.closed) {
         if (!lockWithin(i32, CLOCK, deadline === -1 ? timeout : remaining(deadline)))
-          throw this.#emptyError(timeout);
+          throw this.#emptyError('SharedQueue.get()', timeout);
         r = this.#take();
       }
       if (r !== kEmpty && r !== kClosed) return r;
@@ -656,7 +657,7 @@ export class QueueEngine {
       if (deadline === -1) deadline = deadlineOf(timeout);
       if (this.#spinFor(false)) continue;
       const left = remaining(deadline);
-      if (left === 0) throw this.#emptyError(timeout);
+      if (left === 0) throw this.#emptyError('SharedQueue.get()', timeout);
       this.#sleep(GET_WAITERS, GET_SIGNALED, NOT_EMPTY, left, false);
     }
   }
@@ -674,16 +675,16 @@ export class QueueEngine {
       if (r !== kEmpty && r !== kClosed) return r;
       if (r === kClosed) throw this.#drainedError('SharedQueue.getAsync()');
       const left = remaining(deadline);
-      if (left === 0) throw this.#emptyError(timeout);
+      if (left === 0) throw this.#emptyError('SharedQueue.getAsync()', timeout);
       if (this.#spinFor(false, kAsyncSpins)) continue;
       const w = await this.#sleepAsync(GET_WAITERS, GET_SIGNALED, NOT_EMPTY, left, false, signal);
       if (w === 'aborted') throw abortError(signal as AbortSignal, 'SharedQueue.getAsync()');
     }
   }
 
-  #emptyError(timeout: number): QueueEmptyError {
+  #emptyError(what: string, timeout: number): QueueEmptyError {
     return new QueueEmptyError(
-      `SharedQueue.get() timed out after ${timeout} ms: the queue stayed empty`,
+      `${what} timed out after ${timeout} ms: the queue stayed empty${millisecondsHint(timeout)}`,
       { details: { timeout } },
     );
   }
@@ -737,7 +738,7 @@ export class QueueEngine {
       const left = remaining(deadline);
       if (left === 0) {
         throw new ShmframeTimeoutError(
-          `SharedQueue.join() timed out after ${timeout} ms with ${u} item(s) not marked done`,
+          `SharedQueue.join() timed out after ${timeout} ms with ${u} item(s) not marked done${millisecondsHint(timeout)}`,
           { details: { timeout, unfinished: u } },
         );
       }
@@ -759,7 +760,7 @@ export class QueueEngine {
       const left = remaining(deadline);
       if (left === 0) {
         throw new ShmframeTimeoutError(
-          `SharedQueue.joinSync() timed out after ${timeout} ms with ${u} item(s) not marked done`,
+          `SharedQueue.joinSync() timed out after ${timeout} ms with ${u} item(s) not marked done${millisecondsHint(timeout)}`,
           { details: { timeout, unfinished: u } },
         );
       }

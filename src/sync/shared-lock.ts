@@ -5,7 +5,7 @@ import { Heap } from '../heap/heap.js';
 import { KindCode, kShare, registerKind } from '../heap/kinds.js';
 import { CorruptError, InvalidArgumentError, ShmframeTimeoutError, describe } from '../errors.js';
 import { LockEngine, kLockBytes } from './lock-engine.js';
-import { checkOptions, checkSignal, checkTimeout } from './wait.js';
+import { checkOptions, checkSignal, checkTimeout, millisecondsHint } from './wait.js';
 import { hasBrand } from '../util/brand.js';
 
 const kBrand = Symbol.for('shmframe.SharedLock');
@@ -135,7 +135,7 @@ export class SharedLock {
     );
     if (!this.#engine.acquire(timeout)) {
       throw new ShmframeTimeoutError(
-        `SharedLock.acquire() timed out after ${timeout} ms (held by thread ${String(this.#engine.owner)})`,
+        `SharedLock.acquire() timed out after ${timeout} ms (held by thread ${String(this.#engine.owner)})${millisecondsHint(timeout)}`,
         { details: { timeout, owner: this.#engine.owner } },
       );
     }

@@ -215,7 +215,8 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
       const timeout = checkTimeout(opts.timeout);
       const signal = checkSignal(opts.signal);
       e = this.#encode(item, false);
-      if (!signal?.aborted && this.#engine.tryPut(e, 0)) return Promise.resolve(); // room now
+      if (!signal?.aborted && this.#engine.tryPut(e, 0, 'SharedQueue.putAsync()'))
+        return Promise.resolve(); // room now
       const handles = e.handles;
       return this.#engine.putAsync(e, timeout, signal).catch((err: unknown) => {
         releaseHandles(handles);

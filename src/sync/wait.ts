@@ -57,3 +57,13 @@ export function abortError(signal: AbortSignal, what: string): AbortedError {
 }
 
 export { waitWordAsync as waitAsync, type WaitResult } from '../heap/futex.js';
+
+/**
+ * A reminder appended to a timeout's message when the timeout was under 10 ms: shmframe's times
+ * are milliseconds, and Python's queue and lock timeouts are seconds (`q.get(timeout=2)`), so a
+ * 2 here is usually a 2 s meant. Empty for 0 (a deliberate "do not wait") and for 10 ms or more.
+ */
+export function millisecondsHint(timeout: number): string {
+  if (!(timeout > 0 && timeout < 10)) return '';
+  return ` (timeouts are in milliseconds: ${timeout} ms is ${timeout / 1000} s; for ${timeout} s, pass ${timeout * 1000})`;
+}

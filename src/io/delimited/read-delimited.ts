@@ -36,6 +36,7 @@ import { resolveSchema, type SchemaSpec } from '../schema-spec.js';
 import { resolveDialect, type Dialect, type DialectOptions } from '../text/dialect.js';
 import type { BadLine } from '../text/engine.js';
 import { fieldColumns, readPrelude, type Prelude } from '../text/prelude.js';
+import { sniffDelimiter } from '../text/sniff.js';
 import type { RangeScan } from '../text/scan.js';
 import { ByteProgress, checkLoadProgress, type LoadProgress } from './progress.js';
 import {
@@ -254,7 +255,19 @@ export async function readDelimited(
   const columns = resolveSchema(o.schema);
   const schemaPairs = columns.map((c) => [c.name, c.dtype] as [string, string]);
   if (o.hdf5 !== undefined) checkCompoundSchema('data', schemaPairs);
-  const dialect = resolveDialect(o, files[0] as string);
+  const dialect = resolveDialect(
+    o.delimiter === 'auto'
+      ? {
+          ...o,
+          delimiter: sniffDelimiter(files[0] as string, {
+            comment: o.comment === undefined ? '#' : o.comment,
+            skipRows: o.skipRows ?? 0,
+            columns: columns.length,
+          }),
+        }
+      : o,
+    files[0] as string,
+  );
   const concat = o.concat !== false;
   const header = o.header === true;
   if (o.signal?.aborted) throw aborted(o.signal);

@@ -6,8 +6,10 @@ import { InvalidArgumentError, describe } from '../../errors.js';
 
 export interface DialectOptions {
   /**
-   * One byte (`'\t'`, `','`, `';'`, `'|'`, `' '`...), or `'whitespace'` / `null` for runs of
-   * spaces and tabs (np.loadtxt's default).
+   * One byte (`'\t'`, `','`, `';'`, `'|'`, `' '`...), `'whitespace'` / `null` for runs of
+   * spaces and tabs (np.loadtxt's default), or `'auto'`: detected from the first file's first
+   * lines (the one of `,` tab `;` `|` whitespace that splits them into equally many fields,
+   * preferring the schema's column count; readDelimited only).
    * @default ',' for *.csv files, '\t' for *.tsv, otherwise 'whitespace'
    */
   delimiter?: string | null;

@@ -27,6 +27,7 @@ import {
   type FieldTarget,
 } from './fields.js';
 import { compileFastPath, type FastParse } from './compile.js';
+import { delimiterHint } from './sniff.js';
 
 /** Delimiter value meaning "runs of spaces and tabs" (np.loadtxt's default). */
 export const kWhitespace = -1;
@@ -505,6 +506,17 @@ export class RecordParser {
     else
       message = `${where}: expected ${expected} for column ${JSON.stringify(t?.name)} (field ${f + 1}), got ${got}`;
     if (fix !== undefined) message += `; ${fix}`;
+    // The usual cause of a wrong field count or an odd field: another delimiter than the file's.
+    const lineEnd = recEnd < 0 ? end : recEnd;
+    const hint = delimiterHint(
+      decodeText(buf, rs, lineEnd).replace(/\r?\n$/, ''),
+      this.#delim,
+      this.#nf,
+      f === -1 && got === '1',
+      f >= 0 ? text : undefined,
+    );
+    if (hint !== undefined)
+      message = `${where}: ${hint}. Read that way: ${message.slice(where.length + 2)}`;
     if (!this.#skip) {
       throw new ParseError(message, {
         details: {

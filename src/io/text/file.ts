@@ -2,19 +2,41 @@
  * Synchronous file access for the loaders (they run in dedicated pool workers), with every
  * failure turned into SHMFRAME_ERR_IO naming the file.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ShmframeIOError } from '../../errors.js';
 
-function ioError(path: string, action: string, err: unknown): ShmframeIOError {
+/** The nearest folder above `path` that does not exist, or undefined when its folder exists. */
+function missingFolder(path: string): string | undefined {
+  let missing: string | undefined;
+  for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
+    try {
+      if (statSync(dir).isDirectory()) return missing;
+      return undefined; // a file where a folder should be: ENOTDIR's message says it
+    } catch {
+      missing = dir;
+    }
+    if (dirname(dir) === dir) return missing;
+  }
+}
+
+/** SHMFRAME_ERR_IO for a failed file operation, naming the file and the reason in words. */
+export function ioError(path: string, action: string, err: unknown): ShmframeIOError {
   const e = err as NodeJS.ErrnoException;
+  const folder = e.code === 'ENOENT' ? missingFolder(path) : undefined;
   const why =
-    e.code === 'ENOENT'
-      ? 'no such file'
-      : e.code === 'EACCES' || e.code === 'EPERM'
-        ? 'permission denied'
-        : e.code === 'EISDIR'
-          ? 'it is a directory'
-          : (e.message ?? String(err));
+    folder !== undefined
+      ? `the folder ${JSON.stringify(folder)} does not exist` +
+        (action === 'read'
+          ? ''
+          : ` (create it first: mkdir -p ${JSON.stringify(dirname(resolve(path)))})`)
+      : e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EACCES' || e.code === 'EPERM'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'it is a directory'
+            : (e.message ?? String(err));
   return new ShmframeIOError(`Cannot ${action} ${JSON.stringify(path)}: ${why}`, {
     cause: err,
     details: { path, code: e.code ?? '' },
@@ -73,5 +95,3 @@ export function closeQuietly(fd: number): void {
     // Already closed or never valid: nothing to release.
   }
 }
-
-export { ioError };

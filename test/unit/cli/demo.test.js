@@ -56,11 +56,44 @@ test('shmframe demo --quick, piped: one table, plain lines, same results, nothin
   assert.match(out, /^ {2}at the end: 0 objects, 0 B used, 0 handles pending: everything freed/m);
 });
 
+test('shmframe demo piped prints a progress line every --progress-every seconds per phase', async () => {
+  const r = await run(
+    'demo',
+    '--quick',
+    '--workers',
+    '2',
+    '--no-pipeline',
+    '--progress-every',
+    '0.000001',
+  );
+  assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  for (const phase of ['sequential', 'cloning pool', 'shmframe Pool']) {
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith(`  ${phase}: `));
+    assert.ok(lines.length >= 1, `progress lines of ${phase} in:\n${r.stdout}`);
+    for (const l of lines) assert.match(l, /^ {2}[\w ]+: [1-7]\/8 tasks after [\d.]+ m?s$/);
+  }
+});
+
 test('shmframe demo --help documents the options; a bad option exits 2', async () => {
   const help = await run('demo', '--help');
   assert.equal(help.code, 0);
-  for (const opt of ['--tasks', '--workers', '--quick', '--no-clone', '--plain', '--rows'])
+  for (const opt of [
+    '--tasks',
+    '--workers',
+    '--quick',
+    '--full',
+    '--no-clone',
+    '--plain',
+    '--rows',
+    '--progress-every',
+  ])
     assert.ok(help.stdout.includes(opt), `--help mentions ${opt}`);
+  const both = await run('demo', '--quick', '--full');
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--quick and --full cannot be combined/);
+  const every = await run('demo', '--progress-every', '0');
+  assert.equal(every.code, 2);
+  assert.match(every.stderr, /--progress-every must be a positive number of seconds, got '0'/);
   const bad = await run('demo', '--tasks', 'many');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--tasks must be a positive integer, got 'many'/);

@@ -109,6 +109,21 @@ test('shmframe load: arrow, npy and npz outputs; bad lines skipped and reported'
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /loaded 1 rows .* 1 bad line\n/);
     assert.match(r.stderr, /skipped .*bad\.txt:2:6: expected <i4 for column "pos"/);
+    // -d auto: a comma file named .txt
+    writeFileSync(t.path('comma.txt'), 'chr1,1,0.5,1,2\nchr2,2,0.25,3,4\n');
+    const auto = run(
+      t.path('comma.txt'),
+      '-s',
+      schema,
+      '-o',
+      t.path('c.npy'),
+      '-w',
+      '0',
+      '-d',
+      'auto',
+    );
+    assert.equal(auto.status, 0, auto.stderr);
+    assert.match(auto.stdout, /loaded 2 rows /);
   } finally {
     t.cleanup();
   }
