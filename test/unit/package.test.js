@@ -63,12 +63,21 @@ test('package.json names its repository, and the tarball holds the built package
   ])
     assert.ok(shipped.has(f), `${f} is shipped`);
   assert.ok(files.some((f) => f.startsWith('docs/') && f.endsWith('.md')));
-  assert.ok(!files.some((f) => /^(src|test|bench|examples|scripts)\//.test(f)), 'sources stay out');
+  // The native backend ships as sources (built on the user's machine, no download) with its
+  // build script; nothing else of src/, test/, bench/, examples/ or scripts/.
+  for (const f of ['native/binding.gyp', 'native/src/addon.cc', 'native/src/sys.c', 'scripts/build-native.js'])
+    assert.ok(shipped.has(f), `${f} is shipped`);
+  assert.ok(
+    !files.some((f) => /^(src|test|bench|examples|scripts)\//.test(f) && f !== 'scripts/build-native.js'),
+    'sources stay out',
+  );
+  assert.ok(!files.some((f) => f.startsWith('native/build/')), 'no prebuilt binary is shipped');
 });
 
-test('no install-time scripts: the build runs on npm ci (dependencies) and npm pack (prepack)', () => {
-  for (const hook of ['preinstall', 'install', 'postinstall', 'prepare', 'prepublish'])
+test('one install-time script, the native build (which never fails an install); the TypeScript build runs on npm ci (dependencies) and npm pack (prepack)', () => {
+  for (const hook of ['preinstall', 'postinstall', 'prepare', 'prepublish'])
     assert.equal(pkg.scripts[hook], undefined, `scripts.${hook}`);
+  assert.equal(pkg.scripts.install, 'node scripts/build-native.js');
   assert.match(pkg.scripts.dependencies, /npm run build/);
   assert.match(pkg.scripts.prepack, /npm run build/);
 });
