@@ -265,7 +265,16 @@ export class Ledger {
         w.store(at + T_THREAD, this.#threadId);
         this.#slot = i;
         this.#entry = at;
-        this.#grow(kInitialCapacity);
+        try {
+          this.#grow(kInitialCapacity);
+        } catch (err) {
+          // No ledger (a full heap, a lock that could not be had): give the entry back whole,
+          // so that the next call claims one afresh instead of finding it half made.
+          this.reset();
+          for (let k = 1; k < kThreadWords; k++) w.store(at + k, 0);
+          w.store(at + T_STATE, kThreadFree);
+          throw err;
+        }
         w.store(at + T_STATE, kThreadLive);
         return true;
       }
