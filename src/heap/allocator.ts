@@ -346,7 +346,7 @@ export class Allocator {
   }
 
   /** Whether the header of allocated block `u` is intact (in the heap, magic, size, check word). */
-  #allocatedIntact(u: number): boolean {
+  allocatedIntact(u: number): boolean {
     if (!(u >= this.#ds && u < this.#end)) return false;
     const w = this.w;
     const b = u * kWordsPerUnit;
@@ -376,7 +376,7 @@ export class Allocator {
         `unit ${unit} was to be freed but is not an allocated block (freed twice?)`,
       );
     }
-    if (!this.#allocatedIntact(unit)) {
+    if (!this.allocatedIntact(unit)) {
       throw this.#corrupt(
         kCorruptBlocks,
         `the header of block ${unit} does not match its check word`,
@@ -847,7 +847,7 @@ export class Allocator {
         if (isFree && this.#freeSize(u) !== size)
           problems.push(`free block ${u}: check word mismatch`);
         if (!isFree && magic !== kAllocMagic) problems.push(`block ${u}: bad magic ${magic}`);
-        if (magic === kAllocMagic && !this.#allocatedIntact(u))
+        if (magic === kAllocMagic && !this.allocatedIntact(u))
           problems.push(`block ${u}: header does not match its check word`);
         if (isFree && prevFree)
           problems.push(`block ${u}: two adjacent free blocks (not coalesced)`);
@@ -960,7 +960,7 @@ export class Allocator {
       }
       let intact: boolean;
       if (magic === kAllocMagic) {
-        intact = this.#allocatedIntact(u);
+        intact = this.allocatedIntact(u);
         if (!intact)
           throw this.#corrupt(kCorruptBlocks, `block ${u} does not match its check word`);
       } else if (magic === kFreeMagic) intact = this.#freeSize(u) === size;

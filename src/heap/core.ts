@@ -188,8 +188,10 @@ export class HeapCore {
       // Its magic and version say it is a heap of this layout: tell every thread it is damaged.
       w.cas(H_CORRUPT, 0, kCorruptHeader);
       throw new CorruptError(
-        `Heap header is inconsistent with its ${buffer.byteLength}-byte buffer (its fixed words ` +
-          `do not match their check word): the heap was overwritten and is marked corrupt.`,
+        `Heap header is inconsistent with its ${buffer.byteLength}-byte buffer (its fixed words: ` +
+          `size, bounds, table sizes, do not agree with the buffer or with their check word): the ` +
+          `heap was overwritten and is now marked corrupt. Objects already attached elsewhere stay ` +
+          `readable: copy out what you need and create a new heap.`,
         { details: { reason: kCorruptHeader } },
       );
     }
@@ -485,7 +487,7 @@ export class HeapCore {
     // Let each kind repair what the thread left half-done (a lock it held, a queue operation
     // it was in) while its references still keep the blocks alive.
     for (const [unit, count] of ledgerEntries(w, ledger, ledgerCap)) {
-      if (count <= 0 || !inHeap(unit) || !this.#intact(unit)) continue;
+      if (count <= 0 || !inHeap(unit) || !this.alloc.allocatedIntact(unit)) continue;
       const kind = w.get(unit * kWordsPerUnit + B_VERKIND) >>> 16;
       if (kind === KindCode.array || kind >= kInternalKind) continue;
       repairBlock(kind, this.#block(unit), tid);
@@ -569,30 +571,11 @@ export class HeapCore {
     }
   }
 
-  /** Whether block `unit` (in the heap) is allocated with an intact header. */
-  #intact(unit: number): boolean {
-    const b = unit * kWordsPerUnit;
-    const w = this.w;
-    const size = w.getU(b + B_SIZE);
-    return (
-      w.get(b + B_MAGIC) === kAllocMagic &&
-      size >= 1 &&
-      size <= this.end - unit &&
-      w.get(b + B_CHECK) ===
-        headerCheck(
-          w.get(b + B_VERKIND),
-          w.get(b + B_GEN),
-          size,
-          w.getU(b + B_LEN_LO),
-          w.getU(b + B_LEN_HI),
-        )
-    );
-  }
-
   /** An intact ledger-kind block (a ledger being built has no capacity or stamp yet). */
   #isLedgerBlock(unit: number): boolean {
     return (
-      this.#intact(unit) && this.w.get(unit * kWordsPerUnit + B_VERKIND) >>> 16 === kKindLedger
+      this.alloc.allocatedIntact(unit) &&
+      this.w.get(unit * kWordsPerUnit + B_VERKIND) >>> 16 === kKindLedger
     );
   }
 
