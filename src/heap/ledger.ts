@@ -75,8 +75,8 @@ export interface ThreadTable {
 
 /**
  * Capacity of the ledger block at `unit` if it is one (an allocated ledger block with an intact
- * header and a capacity that fits it) stamped with `owner` (thread id + 1; 0: any owner), else
- * -1. Nothing outside the heap is read.
+ * header and a capacity that fits it) stamped with `owner` (thread id + 1), else -1. Nothing
+ * outside the heap is read.
  */
 export function ledgerCapacity(w: Words, unit: number, owner: number, t: ThreadTable): number {
   if (!(unit >= t.dataStart && unit < t.end)) return -1;
@@ -95,7 +95,7 @@ export function ledgerCapacity(w: Words, unit: number, owner: number, t: ThreadT
     return -1;
   const base = (unit + 1) * kWordsPerUnit;
   const cap = w.get(base + L_CAP);
-  if (owner !== 0 && w.get(base + L_OWNER) !== owner) return -1;
+  if (w.get(base + L_OWNER) !== owner) return -1;
   if (!(cap >= 1 && (cap & (cap - 1)) === 0 && (kEntries + 2 * cap) * 4 <= lenHi * 2 ** 32 + lenLo))
     return -1;
   return cap;
