@@ -75,14 +75,14 @@ function claimSlot(h: Int32Array): number {
  * took effect (F_RESERVED moved past it: it stays, to be published as nulls) or did not: then
  * the utf8 byte counters it may have advanced are restored and its slot is freed.
  */
-function lockAppend(store: FrameStore): void {
+function lockAppend(store: FrameStore, mine = -1): void {
   const h = store.header;
   if (!lockOwned(h, F_LOCK, F_LOCK_WAITERS, store.threadGone)) return;
   const reserved = h[F_RESERVED] as number;
   for (let k = 0; k < kReserveSlots; k++) {
     const at = F_RESERVATIONS + k * kReserveWords;
     const owner = h[at + R_OWNER] as number;
-    if (owner === 0 || h[at + R_START] !== reserved || !store.threadGone(owner - 1)) continue;
+    if (owner === 0 || h[at + R_START] !== reserved || !deadOwner(store, owner, at, mine)) continue;
     if (h[at + R_STATE] === 1) {
       for (let c = 0; c < store.ncols; c++) {
         const col = store.column(c);
@@ -91,6 +91,17 @@ function lockAppend(store: FrameStore): void {
     }
     h[at + R_OWNER] = 0;
   }
+}
+
+/**
+ * Whether the reservation in slot `at`, recorded by `owner` (thread id + 1), will never be
+ * published: its thread is gone, or it names this thread but is not the reservation this thread
+ * is publishing (`mine`): appends are synchronous, so this thread has no other in flight and
+ * the slot is stale.
+ */
+function deadOwner(store: FrameStore, owner: number, at: number, mine: number): boolean {
+  if (owner === selfIn(store.header.buffer)) return at !== mine;
+  return store.threadGone(owner - 1);
 }
 
 /** Rows reserved by this thread and not yet published. */
@@ -224,7 +235,7 @@ function publish(
     const cur = Atomics.load(h, F_LENGTH);
     if (cur === start) break;
     if (waitWord(h, F_LENGTH, cur, kOwnerCheckMs) === 'timed-out') {
-      recoverDeadRows(store, cur, start, byteStarts, staged);
+      recoverDeadRows(store, cur, start, slot, byteStarts, staged);
     }
   }
   Atomics.store(h, F_LENGTH, end);
@@ -241,11 +252,12 @@ function recoverDeadRows(
   store: FrameStore,
   from: number,
   to: number,
+  mine: number,
   byteStarts: readonly number[],
   staged: readonly Staged[],
 ): void {
   const h = store.header;
-  lockAppend(store);
+  lockAppend(store, mine);
   try {
     if (Atomics.load(h, F_LENGTH) !== from) return;
     const dead: number[] = [];
@@ -255,7 +267,7 @@ function recoverDeadRows(
         const at = F_RESERVATIONS + k * kReserveWords;
         if (h[at + R_OWNER] !== 0 && h[at + R_START] === covered) next = at;
       }
-      if (next < 0 || !store.threadGone((h[next + R_OWNER] as number) - 1)) return;
+      if (next < 0 || !deadOwner(store, h[next + R_OWNER] as number, next, mine)) return;
       dead.push(next);
       covered = h[next + R_END] as number;
       if (covered > to) return;

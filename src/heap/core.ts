@@ -7,7 +7,7 @@ import { threadId } from 'node:worker_threads';
 import { requireNative } from '../native/binding.js';
 import { bootHash } from '../native/proc.js';
 import { ClosedError, CorruptError, InvalidArgumentError, UnknownHeapError } from '../errors.js';
-import { Allocator } from './allocator.js';
+import { Allocator, corruptHeapError } from './allocator.js';
 import {
   B_CHECK,
   B_GEN,
@@ -17,8 +17,10 @@ import {
   B_REFS,
   B_SIZE,
   B_VERKIND,
+  H_CORRUPT,
   H_DATA_START,
   H_END,
+  H_HEADER_CHECK,
   H_ID_HI,
   H_ID_LO,
   H_MAGIC,
@@ -43,7 +45,12 @@ import {
   T_STATE,
   T_THREAD,
   headerCheck,
+  headerWordsCheck,
   kAllocMagic,
+  kCorruptHeader,
+  kCorruptRefs,
+  kCorruptThreads,
+  kFixedWords,
   kHeapMagic,
   kInternalKind,
   kKindLedger,
@@ -54,6 +61,7 @@ import {
   kOpRetain,
   kOpShare,
   kThreadFree,
+  kThreadVisiting,
   kThreadWords,
   kTicketWords,
   kUnit,
@@ -72,7 +80,13 @@ import {
 import { registerContext, type ProcessLink } from './futex.js';
 import { ProcessTable } from './processes.js';
 import { KindCode, disposeBlock, kindName, repairBlock, type FreedBlock } from './kinds.js';
-import { Ledger, ledgerEntries, resolvePending, threadTableStart } from './ledger.js';
+import {
+  Ledger,
+  ledgerCapacity,
+  ledgerEntries,
+  resolvePending,
+  type ThreadTable,
+} from './ledger.js';
 import { Tickets, type Ticket } from './tickets.js';
 import { Words } from './words.js';
 
@@ -116,6 +130,8 @@ export class HeapCore {
   readonly size: number;
   readonly dataStart: number;
   readonly end: number;
+  /** The thread table and block range, read once from the checked header. */
+  readonly table: ThreadTable;
   /** One of layout.ts `kBacking*`: 0 for a thread heap. */
   readonly backing: number;
   /** This thread's identity in this heap: `slot * 2^21 + threadId` (slot 0 in a thread heap). */
@@ -145,9 +161,20 @@ export class HeapCore {
     this.procs = slot === 0 ? undefined : new ProcessTable(w);
     if (link !== undefined) link.stall = () => void this.reapDead();
     registerContext(buffer, this.tid, link);
-    this.alloc = new Allocator(w, this.tid);
-    this.tickets = new Tickets(w);
-    this.ledger = new Ledger(w, this.alloc, this.tid);
+    const ticketCap = w.getU(H_TICKET_CAP);
+    this.table = {
+      start: H_TABLES + ticketCap * kTicketWords,
+      cap: w.getU(H_THREAD_CAP),
+      dataStart: this.dataStart,
+      end: this.end,
+    };
+    this.alloc = new Allocator(w, this.tid, this.dataStart, this.end, {
+      gone: (tid) => this.isThreadGone(tid),
+      visit: () => this.#visit(),
+      leave: (at) => this.#leave(at),
+    });
+    this.tickets = new Tickets(w, ticketCap);
+    this.ledger = new Ledger(w, this.alloc, this.tid, this.table);
   }
 
   /** Formats a new heap in a fresh (zeroed) buffer. */
@@ -184,7 +211,13 @@ export class HeapCore {
     w.set(H_PATH_START, pathStart);
     writePath(w, pathStart, backing.path);
     if (shared) w.set(procStart, 1); // highest slot claimed + 1
+    w.set(H_DATA_START, dataStart);
+    w.set(H_END, end);
     Allocator.format(w, dataStart, end);
+    w.set(
+      H_HEADER_CHECK,
+      headerWordsCheck(kFixedWords.map((i) => (i === H_MAGIC ? kHeapMagic : w.get(i)))),
+    );
     let slot = 0;
     let link: ProcessLink | undefined;
     if (shared) {
@@ -220,26 +253,38 @@ export class HeapCore {
     const size = w.getU(H_SIZE_HI) * 2 ** 32 + w.getU(H_SIZE_LO);
     const end = w.getU(H_END);
     const dataStart = w.getU(H_DATA_START);
+    const ticketCap = w.getU(H_TICKET_CAP);
+    const threadCap = w.getU(H_THREAD_CAP);
+    const tableWords = H_TABLES + ticketCap * kTicketWords + threadCap * kThreadWords;
     const procStart = w.getU(H_PROC_START);
     const procCap = w.getU(H_PROC_CAP);
     const namesStart = w.getU(H_NAMES_START);
     const pathStart = w.getU(H_PATH_START);
     const backing = w.get(H_BACKING);
     if (
+      w.get(H_HEADER_CHECK) !== headerWordsCheck(kFixedWords.map((i) => w.get(i))) ||
       size !== buffer.byteLength ||
       end * kUnit >= size ||
       dataStart >= end ||
-      dataStart < H_TABLES / kWordsPerUnit ||
+      !(ticketCap >= 1 && threadCap >= 1) ||
+      tableWords > dataStart * kWordsPerUnit ||
       backing < 0 ||
       backing > 3 ||
       procCap > kProcCapacity ||
       (backing !== kBackingThread) !== procCap > 0 ||
+      procStart < tableWords ||
       procStart + (procCap + 1) * kProcWords > namesStart + (procCap === 0 ? kProcWords : 0) ||
       namesStart + w.getU(H_NAMES_CAP) * kNameWords > pathStart ||
       (pathStart + 1 + kPathBytes / 4) * 4 > dataStart * kUnit
     ) {
+      // Its magic and version say it is a heap of this layout: tell every thread it is damaged.
+      w.cas(H_CORRUPT, 0, kCorruptHeader);
       throw new CorruptError(
-        `Heap header is inconsistent with its ${buffer.byteLength}-byte buffer`,
+        `Heap header is inconsistent with its ${buffer.byteLength}-byte buffer (its fixed words: ` +
+          `size, bounds, table sizes, do not agree with the buffer or with their check word): the ` +
+          `heap was overwritten and is now marked corrupt. Objects already attached elsewhere stay ` +
+          `readable: copy out what you need and create a new heap.`,
+        { details: { reason: kCorruptHeader } },
       );
     }
     const id = w.getU(H_ID_HI) * 2 ** 32 + w.getU(H_ID_LO);
@@ -307,8 +352,7 @@ export class HeapCore {
   /** Releases every thread recorded for process slot `s`. */
   #releaseSlot(s: number): void {
     const w = this.w;
-    const start = threadTableStart(w);
-    const cap = w.get(H_THREAD_CAP);
+    const { start, cap } = this.table;
     const lo = s * kSlotSpan;
     const hi = lo + kSlotSpan;
     for (let i = 0; i < cap; i++) {
@@ -335,8 +379,20 @@ export class HeapCore {
     return table.othersAlive(this.slot) === 0;
   }
 
+  /** 0, or why the heap was marked corrupt (see docs/heap.md). */
+  get corrupt(): number {
+    return this.w.load(H_CORRUPT);
+  }
+
+  /** Throws SHMFRAME_ERR_CORRUPT when the heap was marked corrupt: no new block, no attach. */
+  checkUsable(): void {
+    const reason = this.w.load(H_CORRUPT);
+    if (reason !== 0) throw corruptHeapError(reason);
+  }
+
   /** Allocates a block holding one reference owned by this thread. */
   allocate(payloadBytes: number, kind: number, what: string, zero: boolean): BlockInfo {
+    this.checkUsable();
     const L = this.ledger;
     const tracked = L.prepare();
     if (tracked) L.begin(kOpAlloc, 0, 0);
@@ -435,14 +491,34 @@ export class HeapCore {
   /** Drops one reference of this thread; the last one (in any thread) frees the block. */
   release(unit: number): void {
     const L = this.ledger;
-    L.begin(kOpDrop, unit, this.w.get(unit * kWordsPerUnit + B_GEN));
-    L.remove(unit);
+    const w = this.w;
     const at = unit * kWordsPerUnit + B_REFS;
-    const before = this.w.decMark(at, L.phaseWord);
-    if (before === 1) this.#destroy(unit);
-    L.end();
+    let before: number;
+    L.begin(kOpDrop, unit, w.get(unit * kWordsPerUnit + B_GEN));
+    try {
+      L.remove(unit);
+      before = w.decMark(at, L.phaseWord);
+      if (before === 1) {
+        // The count says that was the last reference, yet this thread's own ledger still holds
+        // one: the count was lowered behind our back, and freeing would hand out memory that
+        // this thread's objects still use.
+        if (L.count(unit) > 0) {
+          w.add(at, 1);
+          this.alloc.markCorrupt(kCorruptRefs);
+          throw new CorruptError(
+            `Reference count of block ${unit} reached 0 while this thread still holds ` +
+              `${L.count(unit)} reference(s) to it: the count was overwritten. The block is kept ` +
+              `and the heap marked corrupt.`,
+            { details: { reason: kCorruptRefs } },
+          );
+        }
+        this.#destroy(unit);
+      }
+    } finally {
+      L.end();
+    }
     if (before <= 0) {
-      this.w.add(at, 1);
+      w.add(at, 1);
       throw new CorruptError(
         `Reference count of block ${unit} was ${before} before a release: released twice?`,
       );
@@ -453,7 +529,11 @@ export class HeapCore {
   #destroy(unit: number): void {
     const base = unit * kWordsPerUnit;
     const kind = this.w.get(base + B_VERKIND) >>> 16;
-    if (kind !== KindCode.array) disposeBlock(kind, this.#block(unit));
+    if (kind !== KindCode.array) {
+      // The hook reads the payload by the header's length: only through an intact header.
+      this.alloc.checkAllocated(unit);
+      disposeBlock(kind, this.#block(unit));
+    }
     this.alloc.free(unit);
   }
 
@@ -497,6 +577,7 @@ export class HeapCore {
     kind: number,
     kindName: string,
   ): BlockInfo {
+    this.checkUsable();
     const info = this.inspect(unit, generation, kind, kindName);
     const L = this.ledger;
     L.prepare();
@@ -544,11 +625,14 @@ export class HeapCore {
     return true;
   }
 
-  /** Drops every reference thread `tid` still held (it must have exited). */
+  /**
+   * Drops every reference thread `tid` still held (it must have exited). Its table entry and
+   * ledger are checked before use: a record that fails its check is skipped (the heap is marked
+   * corrupt), so a damaged record can leak references but never drop one it did not hold.
+   */
   releaseThread(tid: number): ReleaseReport {
     const w = this.w;
-    const start = threadTableStart(w);
-    const cap = w.get(H_THREAD_CAP);
+    const { start, cap } = this.table;
     let entry = -1;
     for (let i = 0; i < cap; i++) {
       const at = start + i * kThreadWords;
@@ -557,69 +641,76 @@ export class HeapCore {
         break;
       }
     }
-    if (entry < 0) return { references: 0, repaired: this.alloc.repairIfOwnedBy(tid) };
-    let references = 0;
-    const toFree: number[] = [];
-    const ledgers: number[] = [];
-    const settle = (): void => {
-      const counts = ledgerEntries(w, w.load(entry + T_LEDGER) >>> 0);
-      const pending = resolvePending(w, entry);
-      if (pending !== undefined) {
-        counts.set(pending.unit, pending.count);
-        if (pending.mustFree) toFree.push(pending.unit);
-        if (pending.orphanTicket >= 0) this.tickets.clear(pending.orphanTicket);
-      }
-      for (const [unit, count] of counts) {
-        if (count <= 0 || unit < this.dataStart || unit >= this.end) continue;
-        if (w.get(unit * kWordsPerUnit + B_MAGIC) !== kAllocMagic) continue;
-        for (let k = 0; k < count; k++) {
-          const before = w.sub(unit * kWordsPerUnit + B_REFS, 1);
-          if (before <= 0) {
-            w.add(unit * kWordsPerUnit + B_REFS, 1); // the ledger overstates: never go below zero
-            break;
-          }
-          references++;
-          if (before === 1) {
-            toFree.push(unit);
-            break;
-          }
-        }
-      }
-      // Its ledger blocks, including one being built or replaced when it died; never one that
-      // another thread has taken as its own since.
-      const others = new Set<number>();
-      for (let i = 0; i < cap; i++) {
-        const at = start + i * kThreadWords;
-        if (at !== entry && w.load(at + T_STATE) !== kThreadFree) {
-          others.add(w.load(at + T_LEDGER) >>> 0).add(w.load(at + T_LEDGER_NEXT) >>> 0);
-        }
-      }
-      for (const field of [T_LEDGER, T_LEDGER_NEXT, T_LEDGER_OLD]) {
-        const u = w.load(entry + field) >>> 0;
-        if (u === 0 || ledgers.includes(u) || others.has(u) || u < this.dataStart || u >= this.end)
-          continue;
-        const base = u * kWordsPerUnit;
-        if (w.get(base + B_MAGIC) === kAllocMagic && w.get(base + B_VERKIND) >>> 16 === kKindLedger)
-          ledgers.push(u);
-      }
-    };
     // First make the allocator usable again if the thread died holding its lock, so that the
     // kind hooks below may allocate or free. Settling afterwards, unlocked, is safe: every block
     // the thread was allocating or freeing is checked by generation (resolvePending), and every
     // other ledger entry is a reference it held, which keeps that block from being reused.
-    const repaired = this.alloc.repairIfOwnedBy(tid);
+    const repaired = this.#repairIfOwnedBy(tid);
+    if (entry < 0) return { references: 0, repaired };
+    // Its ledger, only if it is an intact ledger block stamped with this thread's id: a damaged
+    // entry must not make this thread's release drop another thread's references.
+    let ledger = w.load(entry + T_LEDGER) >>> 0;
+    let ledgerCap = 0;
+    if (ledger !== 0) {
+      ledgerCap = ledgerCapacity(w, ledger, tid + 1, this.table);
+      if (ledgerCap < 0) {
+        this.alloc.markCorrupt(kCorruptThreads);
+        ledger = 0;
+      }
+    }
+    const inHeap = (unit: number): boolean => unit >= this.dataStart && unit < this.end;
     // Let each kind repair what the thread left half-done (a lock it held, a queue operation
     // it was in) while its references still keep the blocks alive.
-    for (const [unit, count] of ledgerEntries(w, w.load(entry + T_LEDGER) >>> 0)) {
-      if (count <= 0 || unit < this.dataStart || unit >= this.end) continue;
-      const base = unit * kWordsPerUnit;
-      if (w.get(base + B_MAGIC) !== kAllocMagic) continue;
-      const kind = w.get(base + B_VERKIND) >>> 16;
+    for (const [unit, count] of ledgerEntries(w, ledger, ledgerCap)) {
+      if (count <= 0 || !inHeap(unit) || !this.alloc.allocatedIntact(unit)) continue;
+      const kind = w.get(unit * kWordsPerUnit + B_VERKIND) >>> 16;
       if (kind === KindCode.array || kind >= kInternalKind) continue;
       repairBlock(kind, this.#block(unit), tid);
     }
-    settle();
-    for (const u of ledgers) this.alloc.free(u);
+    let references = 0;
+    const toFree: number[] = [];
+    const counts = ledgerEntries(w, ledger, ledgerCap);
+    const pending = resolvePending(w, entry, this.table);
+    if (pending === null) this.alloc.markCorrupt(kCorruptThreads);
+    else if (pending !== undefined) {
+      counts.set(pending.unit, pending.count);
+      if (pending.mustFree) toFree.push(pending.unit);
+      if (pending.orphanTicket >= 0) this.tickets.clear(pending.orphanTicket);
+    }
+    for (const [unit, count] of counts) {
+      if (count <= 0 || !inHeap(unit)) continue;
+      const at = unit * kWordsPerUnit + B_REFS;
+      if (w.get(unit * kWordsPerUnit + B_MAGIC) !== kAllocMagic) continue;
+      // One compare-and-swap, never below zero (a ledger that overstates drops what is there).
+      for (;;) {
+        const before = w.load(at);
+        if (before <= 0) break;
+        const drop = Math.min(count, before);
+        if (w.cas(at, before, before - drop) !== before) continue;
+        references += drop;
+        if (before === drop) toFree.push(unit);
+        break;
+      }
+    }
+    // Its ledger blocks, including one being built or replaced when it died; never one that
+    // another thread has taken as its own since.
+    const others = new Set<number>();
+    for (let i = 0; i < cap; i++) {
+      const at = start + i * kThreadWords;
+      if (at !== entry && w.load(at + T_STATE) !== kThreadFree) {
+        others
+          .add(w.load(at + T_LEDGER) >>> 0)
+          .add(w.load(at + T_LEDGER_NEXT) >>> 0)
+          .add(w.load(at + T_LEDGER_OLD) >>> 0);
+      }
+    }
+    const ledgers: number[] = [];
+    for (const field of [T_LEDGER, T_LEDGER_NEXT, T_LEDGER_OLD]) {
+      const u = w.load(entry + field) >>> 0;
+      if (u === 0 || ledgers.includes(u) || others.has(u)) continue;
+      if (inHeap(u) && this.#isLedgerBlock(u)) ledgers.push(u);
+    }
+    for (const u of ledgers) this.#quietly(() => this.alloc.free(u));
     for (let k = 1; k < kThreadWords; k++) w.store(entry + k, 0);
     w.store(entry + T_STATE, kThreadFree);
     if (tid === this.tid) {
@@ -628,19 +719,83 @@ export class HeapCore {
     }
     for (const unit of toFree) {
       const base = unit * kWordsPerUnit;
-      if (w.get(base + B_MAGIC) === kAllocMagic && w.load(base + B_REFS) === 0) this.#destroy(unit);
+      if (w.get(base + B_MAGIC) === kAllocMagic && w.load(base + B_REFS) === 0)
+        this.#quietly(() => this.#destroy(unit));
     }
     return { references, repaired };
   }
 
+  /** repairIfOwnedBy, for a release: a chain that fails its checks leaves the heap marked. */
+  #repairIfOwnedBy(tid: number): boolean {
+    let repaired = false;
+    this.#quietly(() => {
+      repaired = this.alloc.repairIfOwnedBy(tid);
+    });
+    return repaired;
+  }
+
+  /**
+   * Runs `fn`; a SHMFRAME_ERR_CORRUPT it throws has marked the heap already, and a release goes
+   * on with what it can do safely (a release never makes things worse by giving up half way).
+   */
+  #quietly(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof CorruptError)) throw err;
+    }
+  }
+
+  /** An intact ledger-kind block (a ledger being built has no capacity or stamp yet). */
+  #isLedgerBlock(unit: number): boolean {
+    return (
+      this.alloc.allocatedIntact(unit) &&
+      this.w.get(unit * kWordsPerUnit + B_VERKIND) >>> 16 === kKindLedger
+    );
+  }
+
+  /**
+   * Makes this thread findable in the thread table while it holds the allocator lock without a
+   * ledger of its own (see kThreadVisiting). Returns the entry's word index, or -1.
+   */
+  #visit(): number {
+    if (this.ledger.slot >= 0) return -1;
+    const w = this.w;
+    if (w.load(H_THREAD_OVERFLOW) !== 0) return -1;
+    const { start, cap } = this.table;
+    for (let i = 0; i < cap; i++) {
+      const at = start + i * kThreadWords;
+      if (
+        w.load(at + T_STATE) === kThreadFree &&
+        w.cas(at + T_STATE, kThreadFree, kThreadVisiting) === kThreadFree
+      ) {
+        w.store(at + T_THREAD, this.tid);
+        return at;
+      }
+    }
+    // No room to be findable: from now on no owner is provably gone (no lock is ever taken over).
+    w.store(H_THREAD_OVERFLOW, 1);
+    return -1;
+  }
+
+  #leave(at: number): void {
+    const w = this.w;
+    if (w.load(at + T_STATE) !== kThreadVisiting) return;
+    for (let k = 1; k < kThreadWords; k++) w.store(at + k, 0);
+    w.store(at + T_STATE, kThreadFree);
+  }
+
   /**
    * True only when thread `tid` is provably gone: it is not this thread, and it has no entry in
-   * the thread table (every thread that holds a reference in this heap has one until
-   * `releaseThread`). False whenever that cannot be proven, e.g. once the table overflowed.
-   * Lets shared structures take over locks and reservations a dead thread left behind.
+   * the thread table (every thread that holds a reference in this heap, or holds its allocator
+   * lock, has one until `releaseThread`). A negative or fractional id names no thread at all (a
+   * damaged owner word), so it is gone. False whenever death cannot be proven, e.g. once the
+   * table overflowed. Lets shared structures take over locks and reservations a dead thread
+   * left behind.
    */
   isThreadGone(tid: number): boolean {
-    if (tid === this.tid || tid < 0) return false;
+    if (tid === this.tid) return false;
+    if (!Number.isInteger(tid) || tid < 0) return true;
     const w = this.w;
     const s = Math.floor(tid / kSlotSpan);
     if (s !== this.slot && this.procs !== undefined) {
@@ -654,8 +809,7 @@ export class HeapCore {
       return !hasThread(w, tid);
     }
     if (w.load(H_THREAD_OVERFLOW) !== 0) return false;
-    const start = threadTableStart(w);
-    const cap = w.get(H_THREAD_CAP);
+    const { start, cap } = this.table;
     for (let i = 0; i < cap; i++) {
       const at = start + i * kThreadWords;
       if (w.load(at + T_STATE) !== kThreadFree && w.load(at + T_THREAD) === tid) return false;
@@ -689,26 +843,27 @@ export class HeapCore {
     return this.w.load(unit * kWordsPerUnit + B_REFS);
   }
 
-  /** Live threads in the thread table. */
+  /** Threads with a ledger in the thread table (visitors, there only for a moment, excluded). */
   threads(): number[] {
     const w = this.w;
-    const start = threadTableStart(w);
+    const { start, cap } = this.table;
     const out: number[] = [];
-    for (let i = 0; i < w.get(H_THREAD_CAP); i++) {
+    for (let i = 0; i < cap; i++) {
       const at = start + i * kThreadWords;
-      if (w.load(at + T_STATE) !== kThreadFree) out.push(w.load(at + T_THREAD));
+      const state = w.load(at + T_STATE);
+      if (state !== kThreadFree && state !== kThreadVisiting) out.push(w.load(at + T_THREAD));
     }
     return out;
   }
 
   get ticketCapacity(): number {
-    return this.w.get(H_TICKET_CAP);
+    return this.tickets.capacity;
   }
 }
 
 /** Whether thread identity `tid` has an entry in the thread table. */
 function hasThread(w: Words, tid: number): boolean {
-  const start = threadTableStart(w);
+  const start = H_TABLES + w.getU(H_TICKET_CAP) * kTicketWords;
   const cap = w.get(H_THREAD_CAP);
   for (let i = 0; i < cap; i++) {
     const at = start + i * kThreadWords;
@@ -719,7 +874,7 @@ function hasThread(w: Words, tid: number): boolean {
 
 /** Whether any thread of process slot `s` is still recorded in the thread table. */
 function hasThreadsOf(w: Words, s: number): boolean {
-  const start = threadTableStart(w);
+  const start = H_TABLES + w.getU(H_TICKET_CAP) * kTicketWords;
   const cap = w.get(H_THREAD_CAP);
   for (let i = 0; i < cap; i++) {
     const at = start + i * kThreadWords;

@@ -52,6 +52,12 @@ export interface HeapStats {
   threads: number;
   /** Times the allocator was rebuilt after a thread died holding its lock. */
   repairs: number;
+  /**
+   * False while the heap's metadata passed every check. True once a check failed (in any thread):
+   * from then on allocations and attaches fail with SHMFRAME_ERR_CORRUPT; objects already
+   * attached stay readable. See docs/heap.md, "Damaged heaps".
+   */
+  corrupt: boolean;
 }
 
 export interface HeapOptions {
@@ -564,6 +570,7 @@ export class Heap {
       overhead: core.size - used - free,
       threads: core.threads().length,
       repairs: c.repairs,
+      corrupt: c.corrupt !== 0,
     };
   }
 

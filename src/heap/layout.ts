@@ -9,7 +9,11 @@
 export const kUnit = 64;
 export const kWordsPerUnit = kUnit / 4;
 
-/** Version of the on-heap layout; attaching refuses any other. */
+/**
+ * Version of the on-heap layout; attaching refuses any other. 2: check words on free blocks, the
+ * control header and in-flight reference records, the corrupt flag, ledger owner stamps, process heaps
+ * (backing, process table, names table, path).
+ */
 export const kLayoutVersion = 2;
 
 export const kHeapMagic = 0x464d4853; // "SHMF"
@@ -43,6 +47,11 @@ export const H_END = 15;
 export const H_HIGH_WATER = 16;
 /** Number of allocated user blocks. */
 export const H_OBJECTS = 17;
+/**
+ * 0, or the reason (a `kCorrupt*` code) a check of the heap's metadata failed. Once set, every
+ * allocation and attach in every thread fails fast with SHMFRAME_ERR_CORRUPT.
+ */
+export const H_CORRUPT = 18;
 /** How many times the allocator state was rebuilt after a thread died holding the lock. */
 export const H_REPAIRS = 19;
 /** Units held by allocated user blocks (headers included). */
@@ -59,6 +68,17 @@ export const H_INTERNAL_OBJECTS = 23;
 export const H_TOP_WATER = 24;
 /** Set once a thread could not get a thread-table entry: from then on death cannot be proven. */
 export const H_THREAD_OVERFLOW = 25;
+/** Check word over the words fixed at format time (magic to end), verified by every open. */
+export const H_HEADER_CHECK = 26;
+/** Check word over the two water marks (wrong marks would skip zeroing memory that holds data). */
+export const H_WATER_CHECK = 27;
+
+/** Why a heap was marked corrupt (the value of `H_CORRUPT`). */
+export const kCorruptBlocks = 1; // a block header, free-list link or block size failed its check
+export const kCorruptHeader = 2; // a control word (header, bitmap, water mark) failed its check
+export const kCorruptThreads = 3; // the thread table or a ledger failed its check
+export const kCorruptLock = 4; // the allocator lock was held by a live thread for too long, or lost
+export const kCorruptRefs = 5; // a reference count below what this thread's ledger records
 
 // ---- process heaps (words 56..63; zero in a thread heap except the names table) ----
 /** How the heap's memory is backed: one of the `kBacking*` values. */
@@ -165,6 +185,8 @@ export const T_PEND_COUNT = 6;
 export const T_PEND_PHASE = 7;
 /** The ticket slot a share was claiming. */
 export const T_PEND_AUX = 10;
+/** Check word over op, unit, generation and count of the recorded operation ({@link pendingCheck}). */
+export const T_PEND_CHECK = 11;
 /** A ledger block being built by growth (allocated, not yet published). */
 export const T_LEDGER_NEXT = 8;
 /** The ledger block being replaced (published its successor, not yet freed). */
@@ -183,6 +205,12 @@ export const kOpShare = 5;
 export const kThreadFree = 0;
 export const kThreadLive = 1;
 export const kThreadClaiming = 2;
+/**
+ * An entry held only while its thread holds the allocator lock without having a ledger (heap
+ * stats, a release run by a thread that holds nothing): it makes the lock's owner findable, so
+ * that a waiter never takes the lock over from a live thread.
+ */
+export const kThreadVisiting = 3;
 
 // ---- block header words (Int32 index from the block's first byte) ----
 export const B_MAGIC = 0;
@@ -206,6 +234,8 @@ export const B_PREV_FREE = 10;
 export const kInternalKind = 0x8000;
 export const kKindLedger = 0x8001;
 
+const kFnvPrime = 0x01000193;
+
 /** Mixes the immutable header fields into a check word. */
 export function headerCheck(
   verkind: number,
@@ -215,10 +245,71 @@ export function headerCheck(
   lenHi: number,
 ): number {
   let h = 0x811c9dc5 ^ kAllocMagic;
-  h = Math.imul(h ^ verkind, 0x01000193);
-  h = Math.imul(h ^ gen, 0x01000193);
-  h = Math.imul(h ^ size, 0x01000193);
-  h = Math.imul(h ^ lenLo, 0x01000193);
-  h = Math.imul(h ^ lenHi, 0x01000193);
+  h = Math.imul(h ^ verkind, kFnvPrime);
+  h = Math.imul(h ^ gen, kFnvPrime);
+  h = Math.imul(h ^ size, kFnvPrime);
+  h = Math.imul(h ^ lenLo, kFnvPrime);
+  h = Math.imul(h ^ lenHi, kFnvPrime);
+  return h | 0;
+}
+
+/**
+ * Check word of a free block: its position, size and physical back link. Each step of the mix
+ * is a bijection in the word it adds, so changing any one of the three always changes the check.
+ */
+export function freeCheck(unit: number, size: number, prev: number): number {
+  let h = 0x811c9dc5 ^ kFreeMagic;
+  h = Math.imul(h ^ unit, kFnvPrime);
+  h = Math.imul(h ^ size, kFnvPrime);
+  h = Math.imul(h ^ prev, kFnvPrime);
+  return h | 0;
+}
+
+/** Check word over the water marks. */
+export function waterCheck(high: number, top: number): number {
+  let h = 0x811c9dc5 ^ H_WATER_CHECK;
+  h = Math.imul(h ^ high, kFnvPrime);
+  h = Math.imul(h ^ top, kFnvPrime);
+  return h | 0;
+}
+
+/**
+ * Check word of a recorded reference operation (never 0, so that a record cleared to 0 never
+ * passes for a live one).
+ */
+export function pendingCheck(op: number, unit: number, gen: number, count: number): number {
+  let h = 0x811c9dc5 ^ T_PEND_CHECK;
+  h = Math.imul(h ^ op, kFnvPrime);
+  h = Math.imul(h ^ unit, kFnvPrime);
+  h = Math.imul(h ^ gen, kFnvPrime);
+  h = Math.imul(h ^ count, kFnvPrime);
+  return h | 0 || 1;
+}
+
+/** Words fixed when a heap is formatted, covered by `H_HEADER_CHECK`. */
+export const kFixedWords = [
+  H_MAGIC,
+  H_VERSION,
+  H_ID_LO,
+  H_ID_HI,
+  H_SIZE_LO,
+  H_SIZE_HI,
+  H_TICKET_CAP,
+  H_THREAD_CAP,
+  H_DATA_START,
+  H_END,
+  H_BACKING,
+  H_BOOT,
+  H_PROC_START,
+  H_PROC_CAP,
+  H_NAMES_START,
+  H_NAMES_CAP,
+  H_PATH_START,
+] as const;
+
+/** Check word over the fixed control words, given their values in `kFixedWords` order. */
+export function headerWordsCheck(values: readonly number[]): number {
+  let h = 0x811c9dc5 ^ kHeapMagic;
+  for (const v of values) h = Math.imul(h ^ v, kFnvPrime);
   return h | 0;
 }

@@ -13,17 +13,20 @@
  * dead thread held for that block.
  */
 import {
+  B_CHECK,
   B_GEN,
+  B_LEN_HI,
+  B_LEN_LO,
   B_MAGIC,
   B_REFS,
-  H_TABLES,
-  H_THREAD_CAP,
+  B_SIZE,
+  B_VERKIND,
   H_THREAD_OVERFLOW,
-  H_TICKET_CAP,
   T_LEDGER,
   T_LEDGER_NEXT,
   T_LEDGER_OLD,
   T_PEND_AUX,
+  T_PEND_CHECK,
   T_PEND_COUNT,
   T_PEND_GEN,
   T_PEND_OP,
@@ -31,7 +34,9 @@ import {
   T_PEND_UNIT,
   T_STATE,
   T_THREAD,
+  headerCheck,
   kAllocMagic,
+  kCorruptThreads,
   kKindLedger,
   kOpAlloc,
   kOpDrop,
@@ -41,15 +46,18 @@ import {
   kThreadFree,
   kThreadLive,
   kThreadWords,
-  kTicketWords,
   kWordsPerUnit,
+  pendingCheck,
 } from './layout.js';
+import { CorruptError } from '../errors.js';
 import type { Allocator } from './allocator.js';
 import type { Words } from './words.js';
 
 const L_CAP = 0;
 const L_USED = 1;
 const L_LIVE = 2;
+/** Owner stamp: thread id + 1 of the thread whose ledger this is. */
+const L_OWNER = 3;
 const kEntries = 4;
 const kInitialCapacity = 256;
 
@@ -57,16 +65,47 @@ function hash(unit: number, cap: number): number {
   return (Math.imul(unit, 0x9e3779b1) >>> 0) & (cap - 1);
 }
 
-export function threadTableStart(w: Words): number {
-  return H_TABLES + w.get(H_TICKET_CAP) * kTicketWords;
+/** Where the thread table is, and the heap's block range: from the checked header. */
+export interface ThreadTable {
+  start: number;
+  cap: number;
+  dataStart: number;
+  end: number;
 }
 
-/** Every (unit, count > 0) entry of the ledger block at `ledgerUnit`. */
-export function ledgerEntries(w: Words, ledgerUnit: number): Map<number, number> {
-  const out = new Map<number, number>();
-  if (ledgerUnit === 0) return out;
-  const base = (ledgerUnit + 1) * kWordsPerUnit;
+/**
+ * Capacity of the ledger block at `unit` if it is one (an allocated ledger block with an intact
+ * header and a capacity that fits it) stamped with `owner` (thread id + 1), else -1. Nothing
+ * outside the heap is read.
+ */
+export function ledgerCapacity(w: Words, unit: number, owner: number, t: ThreadTable): number {
+  if (!(unit >= t.dataStart && unit < t.end)) return -1;
+  const b = unit * kWordsPerUnit;
+  const verkind = w.get(b + B_VERKIND);
+  const size = w.getU(b + B_SIZE);
+  const lenLo = w.getU(b + B_LEN_LO);
+  const lenHi = w.getU(b + B_LEN_HI);
+  if (
+    w.get(b + B_MAGIC) !== kAllocMagic ||
+    verkind >>> 16 !== kKindLedger ||
+    size < 1 ||
+    size > t.end - unit ||
+    w.get(b + B_CHECK) !== headerCheck(verkind, w.get(b + B_GEN), size, lenLo, lenHi)
+  )
+    return -1;
+  const base = (unit + 1) * kWordsPerUnit;
   const cap = w.get(base + L_CAP);
+  if (w.get(base + L_OWNER) !== owner) return -1;
+  if (!(cap >= 1 && (cap & (cap - 1)) === 0 && (kEntries + 2 * cap) * 4 <= lenHi * 2 ** 32 + lenLo))
+    return -1;
+  return cap;
+}
+
+/** Every (unit, count > 0) entry of the ledger block at `ledgerUnit`, of capacity `cap` (checked). */
+export function ledgerEntries(w: Words, ledgerUnit: number, cap: number): Map<number, number> {
+  const out = new Map<number, number>();
+  if (ledgerUnit === 0 || cap <= 0) return out;
+  const base = (ledgerUnit + 1) * kWordsPerUnit;
   for (let i = 0; i < cap; i++) {
     const key = w.getU(base + kEntries + 2 * i);
     const count = w.get(base + kEntries + 2 * i + 1);
@@ -75,34 +114,54 @@ export function ledgerEntries(w: Words, ledgerUnit: number): Map<number, number>
   return out;
 }
 
+/** What a dead thread's pending operation means for the block it was on. */
+export interface Pending {
+  unit: number;
+  count: number;
+  mustFree: boolean;
+  orphanTicket: number;
+}
+
 /**
  * What a dead thread's pending operation means: how many references it held to that block (in
  * place of its ledger's count), whether it was about to free the block, and which orphaned
- * ticket (a handle it never returned) to clear.
+ * ticket (a handle it never returned) to clear. `null` when the record fails its check word (or
+ * names a unit outside the heap): then the record is ignored and the ledger's counts stand,
+ * which can leak a reference but never drop one too many.
  */
 export function resolvePending(
   w: Words,
   entry: number,
-): { unit: number; count: number; mustFree: boolean; orphanTicket: number } | undefined {
+  t: ThreadTable,
+): Pending | undefined | null {
   const op = w.load(entry + T_PEND_OP);
+  if (op === kOpNone) return undefined;
   const unit = w.load(entry + T_PEND_UNIT) >>> 0;
-  if (op === kOpNone || unit === 0) return undefined;
-  const phase = w.load(entry + T_PEND_PHASE);
+  const gen = w.load(entry + T_PEND_GEN);
   const before = w.load(entry + T_PEND_COUNT);
+  // An allocation records its unit and generation later, inside the allocator: no check word,
+  // and none needed (it counts only for the very block and generation it names).
+  if (op !== kOpAlloc && w.load(entry + T_PEND_CHECK) !== pendingCheck(op, unit, gen, before))
+    return null;
+  if (unit === 0) return undefined;
+  if (!(unit >= t.dataStart && unit < t.end) || before < 0) return null;
+  const phase = w.load(entry + T_PEND_PHASE);
+  if (phase < 0 || phase > 2) return null;
   const base = unit * kWordsPerUnit;
-  const sameBlock =
-    w.get(base + B_MAGIC) === kAllocMagic && w.get(base + B_GEN) === w.load(entry + T_PEND_GEN);
+  const sameBlock = w.get(base + B_MAGIC) === kAllocMagic && w.get(base + B_GEN) === gen;
   if (op === kOpAlloc) return { unit, count: sameBlock ? 1 : 0, mustFree: false, orphanTicket: -1 };
-  if (op === kOpDrop) {
-    if (phase === 2)
-      return {
-        unit,
-        count: 0,
-        mustFree: sameBlock && w.load(base + B_REFS) === 0,
-        orphanTicket: -1,
-      };
+  if (op === kOpDrop && phase === 2)
+    return {
+      unit,
+      count: 0,
+      mustFree: sameBlock && w.load(base + B_REFS) === 0,
+      orphanTicket: -1,
+    };
+  // The thread held (or was adopting) a reference, so the block it recorded is alive unless the
+  // handle it was adopting was stale: a record for another block says nothing about this one.
+  if (!sameBlock) return undefined;
+  if (op === kOpDrop)
     return { unit, count: phase === 1 ? before - 1 : before, mustFree: false, orphanTicket: -1 };
-  }
   if (op === kOpShare) {
     // The handle never left the thread: the reference taken for it is the thread's to drop.
     return {
@@ -126,11 +185,24 @@ export class Ledger {
   #unit = 0;
   #cap = 0;
   #disabled = false;
+  readonly #table: ThreadTable;
 
-  constructor(w: Words, alloc: Allocator, threadId: number) {
+  constructor(w: Words, alloc: Allocator, threadId: number, table: ThreadTable) {
     this.#w = w;
     this.#alloc = alloc;
     this.#threadId = threadId;
+    this.#table = table;
+  }
+
+  /** Marks the heap corrupt and returns the error that says what failed. */
+  #corrupt(what: string): CorruptError {
+    this.#alloc.markCorrupt(kCorruptThreads);
+    return new CorruptError(
+      `Heap metadata is corrupt: ${what}. The heap is now marked corrupt: allocations and attaches ` +
+        `fail in every thread. Objects already attached stay readable: copy out what you need and ` +
+        `create a new heap.`,
+      { details: { reason: kCorruptThreads } },
+    );
   }
 
   /** Word index of the pending phase (set atomically with count changes), or -1 without a ledger. */
@@ -143,13 +215,26 @@ export class Ledger {
     return this.#entry < 0 ? -1 : this.#entry + T_PEND_AUX;
   }
 
-  /** Claims a thread-table slot on first use; false when the table is full. */
+  /**
+   * Claims a thread-table slot on first use; false when the table is full. Once claimed, checks
+   * on every call that the entry still names this thread: an entry that another thread freed or
+   * took over (a damaged state word, or `releaseThread` run on a live thread) would make this
+   * thread look gone, and its locks free to take.
+   */
   #ensure(): boolean {
-    if (this.#slot >= 0) return true;
+    if (this.#slot >= 0) {
+      const w = this.#w;
+      const e = this.#entry;
+      if (w.load(e + T_STATE) === kThreadLive && w.load(e + T_THREAD) === this.#threadId)
+        return true;
+      throw this.#corrupt(
+        `the thread-table entry of thread ${this.#threadId} no longer names it (state ` +
+          `${w.load(e + T_STATE)}, thread ${w.load(e + T_THREAD)})`,
+      );
+    }
     if (this.#disabled) return false;
     const w = this.#w;
-    const start = threadTableStart(w);
-    const cap = w.get(H_THREAD_CAP);
+    const { start, cap } = this.#table;
     // This thread may already have an entry: it saw this heap before, and the heap object was
     // collected and opened again since. Adopt it rather than claim a second one.
     for (let i = 0; i < cap; i++) {
@@ -157,11 +242,16 @@ export class Ledger {
       if (w.load(at + T_STATE) === kThreadLive && w.load(at + T_THREAD) === this.#threadId) {
         const unit = w.load(at + T_LEDGER) >>> 0;
         if (unit === 0) break;
+        const lcap = ledgerCapacity(w, unit, this.#threadId + 1, this.#table);
+        if (lcap < 0)
+          throw this.#corrupt(
+            `the ledger of thread ${this.#threadId} (block ${unit}) fails its check`,
+          );
         this.#slot = i;
         this.#entry = at;
         this.#unit = unit;
         this.#base = (unit + 1) * kWordsPerUnit;
-        this.#cap = w.get(this.#base + L_CAP);
+        this.#cap = lcap;
         return true;
       }
     }
@@ -175,7 +265,16 @@ export class Ledger {
         w.store(at + T_THREAD, this.#threadId);
         this.#slot = i;
         this.#entry = at;
-        this.#grow(kInitialCapacity);
+        try {
+          this.#grow(kInitialCapacity);
+        } catch (err) {
+          // No ledger (a full heap, a lock that could not be had): give the entry back whole,
+          // so that the next call claims one afresh instead of finding it half made.
+          this.reset();
+          for (let k = 1; k < kThreadWords; k++) w.store(at + k, 0);
+          w.store(at + T_STATE, kThreadFree);
+          throw err;
+        }
         w.store(at + T_STATE, kThreadLive);
         return true;
       }
@@ -202,13 +301,14 @@ export class Ledger {
     const base = (unit + 1) * kWordsPerUnit;
     for (let i = 0; i < bytes / 4; i++) w.set(base + i, 0);
     w.set(base + L_CAP, capacity);
+    w.set(base + L_OWNER, this.#threadId + 1);
     const old = this.#unit;
     const oldBase = this.#base;
+    const oldCap = this.#cap;
     this.#unit = unit;
     this.#base = base;
     this.#cap = capacity;
     if (old !== 0) {
-      const oldCap = w.get(oldBase + L_CAP);
       for (let i = 0; i < oldCap; i++) {
         const key = w.getU(oldBase + kEntries + 2 * i);
         const count = w.get(oldBase + kEntries + 2 * i + 1);
@@ -246,11 +346,13 @@ export class Ledger {
     if (this.#entry < 0) return;
     const w = this.#w;
     const e = this.#entry;
+    const count = unit === 0 ? 0 : this.count(unit);
     w.set(e + T_PEND_OP, kOpNone);
     w.set(e + T_PEND_UNIT, unit);
     w.set(e + T_PEND_GEN, generation);
-    w.set(e + T_PEND_COUNT, unit === 0 ? 0 : this.count(unit));
+    w.set(e + T_PEND_COUNT, count);
     w.set(e + T_PEND_PHASE, 0);
+    w.set(e + T_PEND_CHECK, pendingCheck(op, unit, generation, count));
     w.set(e + T_PEND_OP, op);
   }
 
@@ -267,18 +369,28 @@ export class Ledger {
   end(): void {
     if (this.#entry < 0) return;
     this.#w.set(this.#entry + T_PEND_OP, kOpNone);
+    // A record that stays valid after its operation ended would pass for a live one if its op
+    // word were overwritten: clear the check.
+    this.#w.set(this.#entry + T_PEND_CHECK, 0);
   }
 
+  /**
+   * The slot of `unit`, or where to insert it. At most `cap` probes: the table is never full
+   * (growth keeps it under 70% used), so a table without an empty slot was overwritten.
+   */
   #probe(unit: number, forInsert: boolean): number {
     const w = this.#w;
     const mask = this.#cap - 1;
     let tomb = -1;
-    for (let i = hash(unit, this.#cap); ; i = (i + 1) & mask) {
+    let i = hash(unit, this.#cap);
+    for (let n = 0; n < this.#cap; n++, i = (i + 1) & mask) {
       const key = w.getU(this.#base + kEntries + 2 * i);
       if (key === unit) return i;
       if (key === 0) return forInsert && tomb >= 0 ? tomb : i;
       if (forInsert && tomb < 0 && w.get(this.#base + kEntries + 2 * i + 1) === 0) tomb = i;
     }
+    if (forInsert && tomb >= 0) return tomb;
+    throw this.#corrupt(`the ledger of thread ${this.#threadId} has no empty slot`);
   }
 
   #put(unit: number, count: number): void {

@@ -5,6 +5,11 @@
  * `gone(owner)` (normally `HeapCore.isThreadGone`, true once the heap has released that thread)
  * and takes the lock over. The caller then repairs what the lock guards, which is why
  * {@link lockOwned} reports a takeover.
+ *
+ * These locks guard synchronous sections only (never held across an await), so a lock word that
+ * names this very thread when it asks for the lock is stale (a damaged word, or a section this
+ * thread left by a throw it never unlocked after): it is taken over at once rather than waited
+ * for forever. A word naming no thread at all (negative) is gone by `gone`.
  */
 import { notifyWord, selfIn, waitWord } from './futex.js';
 
@@ -27,6 +32,7 @@ export function lockOwned(
     if (Atomics.load(words, lock) === 0 && Atomics.compareExchange(words, lock, 0, me) === 0)
       return false;
   }
+  if (Atomics.load(words, lock) === me) return true;
   Atomics.add(words, waiters, 1);
   try {
     for (;;) {

@@ -5,13 +5,7 @@
  * reference instead, so a handle can never drop a count it does not own.
  */
 import { CorruptError, HeapFullError } from '../errors.js';
-import {
-  H_TABLES,
-  H_TICKET_CAP,
-  H_TICKET_CURSOR,
-  H_TICKET_SERIAL,
-  kTicketWords,
-} from './layout.js';
+import { H_TABLES, H_TICKET_CURSOR, H_TICKET_SERIAL, kTicketWords } from './layout.js';
 import type { Words } from './words.js';
 
 export interface Ticket {
@@ -23,9 +17,10 @@ export class Tickets {
   readonly #w: Words;
   readonly #cap: number;
 
-  constructor(w: Words) {
+  /** `capacity` comes from the checked header (never re-read from the heap). */
+  constructor(w: Words, capacity: number) {
     this.#w = w;
-    this.#cap = w.get(H_TICKET_CAP);
+    this.#cap = capacity;
   }
 
   get capacity(): number {

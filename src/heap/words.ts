@@ -1,3 +1,5 @@
+import { CorruptError } from '../errors.js';
+
 /**
  * 32-bit word access to a whole heap buffer. A TypedArray holds at most 2^32 elements on
  * Node 20 (measured: `new Int32Array(sab)` works up to 16 GiB), so heaps above 16 GiB are
@@ -23,7 +25,11 @@ export class Words {
   }
 
   #seg(i: number): Int32Array {
-    return this.#segments[Math.floor(i / kSegmentWords)] as Int32Array;
+    const seg = this.#segments[Math.floor(i / kSegmentWords)];
+    // Callers check every index taken from the heap first; this is the last line, so that a
+    // missed one is a coded error rather than a TypeError on an undefined segment.
+    if (seg === undefined) throw new CorruptError(`Heap word ${i} is outside the heap`);
+    return seg;
   }
 
   get(i: number): number {

@@ -19,9 +19,14 @@
  * A ticket is decided exactly once, by compare-and-swap on its ring word: the releaser writes
  * GRANT(t), a waiter that gives up (timeout, abort, death) writes CANCEL(t), and a releaser skips
  * cancelled tickets. At most R tickets are outstanding; more waiters wait for room first.
+ *
+ * Waiters sleep in slices of kOwnerCheckMs and then look at the holder (#checkHolder): a holder
+ * that is provably gone (its heap released it, or OWNER names no thread at all) is repaired as
+ * if released dead, so a damaged OWNER word never leaves a waiter waiting for nobody.
  */
 import { notifyWord, selfIn, waitWord } from '../heap/futex.js';
 import { CorruptError, LockOwnerError, ShmframeTimeoutError } from '../errors.js';
+import { kOwnerCheckMs } from '../heap/owned-mutex.js';
 import { abortError, deadlineOf, millisecondsHint, remaining, waitAsync } from './wait.js';
 
 export const kLockMagic = 0x314b4c53; // "SLK1"
@@ -59,10 +64,14 @@ export class LockEngine {
   readonly #key: string;
   /** This thread's identity in the lock's heap + 1 (what OWNER and TIDS hold). */
   readonly #me: number;
+  readonly #gone: (tid: number) => boolean;
+  /** SERVING when the last slice check found the lock without an owner and nothing granted. */
+  #ownerless = NaN;
   /** Whether the hold this thread has now began by taking over from a holder that died. */
   ownerDied = false;
 
-  constructor(w: Int32Array, key: string) {
+  /** `gone(tid)`: whether a thread is provably gone (normally `HeapCore.isThreadGone`). */
+  constructor(w: Int32Array, key: string, gone: (tid: number) => boolean = () => false) {
     if (Atomics.load(w, W_MAGIC) !== kLockMagic || w[W_VERSION] !== kVersion) {
       throw new CorruptError('Block is not a SharedLock of this layout version (bad magic)');
     }
@@ -71,6 +80,7 @@ export class LockEngine {
     this.#w = w;
     this.#key = key;
     this.#me = selfIn(w.buffer);
+    this.#gone = gone;
   }
 
   /** Writes a fresh, unlocked lock into zeroed memory. */
@@ -156,7 +166,7 @@ export class LockEngine {
         if (Atomics.compareExchange(w, at, v, cancel(t)) === v) return false;
         continue;
       }
-      waitWord(w, at, v, left);
+      if (waitWord(w, at, v, Math.min(left, kOwnerCheckMs)) === 'timed-out') this.#checkHolder();
     }
     this.#claim(t);
     return true;
@@ -227,7 +237,8 @@ export class LockEngine {
         }
         continue; // granted meanwhile: take it
       }
-      await waitAsync(w, at, v, left, signal);
+      if ((await waitAsync(w, at, v, Math.min(left, kOwnerCheckMs), signal)) === 'timed-out')
+        this.#checkHolder();
     }
     this.#claim(t);
     if (signal?.aborted) {
@@ -282,6 +293,37 @@ export class LockEngine {
     }
   }
 
+  /**
+   * Called by a waiter after a slice without its grant. If OWNER names a thread that is gone,
+   * the lock is repaired as if that thread had been released dead, unless the thread that took
+   * the serving ticket is alive: then OWNER was overwritten and is given back to it. If the lock
+   * has no owner and nothing granted for two checks in a row (a release takes microseconds),
+   * the same, for the thread that took the serving ticket.
+   */
+  #checkHolder(): void {
+    const w = this.#w;
+    const o = Atomics.load(w, OWNER);
+    const s = Atomics.load(w, SERVING);
+    const taker = Atomics.load(w, TIDS + (s & kMask));
+    if (o !== 0) {
+      this.#ownerless = NaN;
+      if (!this.#gone(o - 1)) return;
+      if (taker !== o && taker !== 0 && !this.#gone(taker - 1)) {
+        Atomics.compareExchange(w, OWNER, o, taker);
+        return;
+      }
+      this.#repair(o);
+      return;
+    }
+    if (taker === 0 || this.#grantedAfter(s)) {
+      this.#ownerless = NaN;
+      return;
+    }
+    if (this.#gone(taker - 1)) this.#repair(taker);
+    else if (this.#ownerless === s) Atomics.compareExchange(w, OWNER, 0, taker);
+    this.#ownerless = s;
+  }
+
   /** Whether the first ticket after `t` that was not cancelled has been granted. */
   #grantedAfter(t: number): boolean {
     const w = this.#w;
@@ -300,7 +342,7 @@ export class LockEngine {
    */
   static repair(w: Int32Array, tid: number): void {
     if (Atomics.load(w, W_MAGIC) !== kLockMagic) return;
-    const engine = new LockEngine(w, '');
+    const engine = new LockEngine(w, '', () => false);
     engine.#repair(tid + 1);
   }
 
@@ -321,7 +363,8 @@ export class LockEngine {
       this.#grantAfter(s);
     }
     const next = Atomics.load(w, NEXT);
-    for (let t = (s + 1) | 0; t !== next; t = (t + 1) | 0) {
+    // At most kRing tickets are outstanding: a damaged NEXT cannot make this loop run on.
+    for (let t = (s + 1) | 0, k = 0; t !== next && k < kRing; t = (t + 1) | 0, k++) {
       if (Atomics.load(w, TIDS + (t & kMask)) !== dead) continue;
       const at = RING + (t & kMask);
       for (;;) {

@@ -18,7 +18,7 @@
  *   producer notifies only when a consumer sleeps, and vice versa. Before sleeping, a blocking
  *   call spins briefly on the slot it needs, so a steady stream never pays a wake-up.
  */
-import { notifyWord, tidIn, waitWord } from '../heap/futex.js';
+import { notifyWord, selfIn, tidIn, waitWord } from '../heap/futex.js';
 import {
   CorruptError,
   InvalidArgumentError,
@@ -43,7 +43,7 @@ import {
   type Encoded,
   type Record_,
 } from './item-codec.js';
-import { forceUnlock, heldBy, lockAsync, lockWithin, unlock } from './mutex.js';
+import { forceUnlock, heldBy, lockWithin, unlock, waitFree, type StaleHolder } from './mutex.js';
 import { abortError, deadlineOf, millisecondsHint, remaining, waitAsync } from './wait.js';
 
 export const kQueueMagic = 0x31515348; // "HSQ1"
@@ -135,8 +135,20 @@ export class QueueEngine {
   readonly maxItemBytes: number;
   readonly #slotBytes: number;
   readonly #m: number;
+  /** Repairs and releases a mutex whose holder is gone (or a word naming this thread: stale). */
+  readonly #stale: StaleHolder;
 
-  constructor(buffer: SharedArrayBuffer, byteOffset: number, byteLength: number) {
+  /**
+   * `gone(tid)` tells whether a thread is provably gone (normally `HeapCore.isThreadGone`): a
+   * mutex left held by one is repaired and released by whoever waits for it, even if the heap
+   * never released that thread (a damaged holder word).
+   */
+  constructor(
+    buffer: SharedArrayBuffer,
+    byteOffset: number,
+    byteLength: number,
+    gone: (tid: number) => boolean = () => false,
+  ) {
     const v = views(buffer, byteOffset, byteLength);
     const h = readHeader(v.i32, byteLength);
     this.#i32 = v.i32;
@@ -147,6 +159,10 @@ export class QueueEngine {
     this.maxItemBytes = h.maxItemBytes;
     this.#slotBytes = h.slotBytes;
     this.#m = h.m;
+    const block = { heapId: 0, buffer, unit: 0, byteOffset, byteLength };
+    this.#stale = (holder) => {
+      if (holder === selfIn(buffer) || gone(holder - 1)) QueueEngine.repair(block, holder - 1);
+    };
   }
 
   /** Writes an empty queue into zeroed memory. */
@@ -302,7 +318,7 @@ export class QueueEngine {
     let deadline = -1;
     let from = 0;
     while (from < es.length) {
-      if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline)))
+      if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline), this.#stale))
         throw this.#fullError('SharedQueue.putMany()', timeout, from);
       const n = this.#publishMany(es, from);
       if (n < 0) throw this.#closedError('SharedQueue.putMany()', from);
@@ -374,7 +390,7 @@ export class QueueEngine {
    * producer to finish its put (0: only spin), and reports false if that does not happen.
    */
   tryPut(e: Encoded, mutexMs = kTryMutexMs, what = 'SharedQueue.tryPut()'): boolean {
-    if (!lockWithin(this.#i32, PLOCK, mutexMs)) return false;
+    if (!lockWithin(this.#i32, PLOCK, mutexMs, this.#stale)) return false;
     const r = this.#publish(e);
     if (r === CLOSED_) throw this.#closedError(what);
     return r === OK;
@@ -386,7 +402,7 @@ export class QueueEngine {
     let deadline = -1;
     for (;;) {
       // The mutex wait counts against the timeout too (its holder may have been terminated).
-      if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline)))
+      if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline), this.#stale))
         throw this.#fullError('SharedQueue.put()', timeout);
       const r = this.#publish(e);
       if (r === OK) return;
@@ -404,7 +420,7 @@ export class QueueEngine {
     const deadline = deadlineOf(timeout);
     for (;;) {
       if (signal?.aborted) throw abortError(signal, 'SharedQueue.putAsync()');
-      if (!lockWithin(i32, PLOCK, 0)) await lockAsync(i32, PLOCK);
+      while (!lockWithin(i32, PLOCK, 0, this.#stale)) await waitFree(i32, PLOCK, this.#stale);
       const r = this.#publish(e);
       if (r === OK) return;
       if (r === CLOSED_) throw this.#closedError('SharedQueue.putAsync()');
@@ -569,7 +585,7 @@ export class QueueEngine {
     for (;;) {
       let r: Taken = kEmpty;
       if (this.#hasItem() || this.closed) {
-        if (!lockWithin(i32, CLOCK, deadline === -1 ? timeout : remaining(deadline)))
+        if (!lockWithin(i32, CLOCK, deadline === -1 ? timeout : remaining(deadline), this.#stale))
           throw this.#emptyError('SharedQueue.getMany()', timeout);
         r = this.#takeMany(max, []);
       }
@@ -595,7 +611,7 @@ export class QueueEngine {
       if (signal?.aborted) throw abortError(signal, 'SharedQueue.getManyAsync()');
       let r: Taken = kEmpty;
       if (this.#hasItem() || this.closed) {
-        if (!lockWithin(i32, CLOCK, 0)) await lockAsync(i32, CLOCK);
+        while (!lockWithin(i32, CLOCK, 0, this.#stale)) await waitFree(i32, CLOCK, this.#stale);
         r = this.#takeMany(max, []);
       }
       if (r !== kEmpty && r !== kClosed) return r as unknown[];
@@ -638,7 +654,7 @@ export class QueueEngine {
   /** The next item, or kEmpty / kClosed (closed and drained), without waiting for one (see tryPut). */
   tryGet(mutexMs = kTryMutexMs): Taken {
     if (!this.#hasItem() && !this.closed) return kEmpty;
-    if (!lockWithin(this.#i32, CLOCK, mutexMs)) return kEmpty;
+    if (!lockWithin(this.#i32, CLOCK, mutexMs, this.#stale)) return kEmpty;
     return this.#take();
   }
 
@@ -648,7 +664,7 @@ export class QueueEngine {
     for (;;) {
       let r: Taken = kEmpty;
       if (this.#hasItem() || this.closed) {
-        if (!lockWithin(i32, CLOCK, deadline === -1 ? timeout : remaining(deadline)))
+        if (!lockWithin(i32, CLOCK, deadline === -1 ? timeout : remaining(deadline), this.#stale))
           throw this.#emptyError('SharedQueue.get()', timeout);
         r = this.#take();
       }
@@ -669,7 +685,7 @@ export class QueueEngine {
       if (signal?.aborted) throw abortError(signal, 'SharedQueue.getAsync()');
       let r: Taken = kEmpty;
       if (this.#hasItem() || this.closed) {
-        if (!lockWithin(i32, CLOCK, 0)) await lockAsync(i32, CLOCK);
+        while (!lockWithin(i32, CLOCK, 0, this.#stale)) await waitFree(i32, CLOCK, this.#stale);
         r = this.#take();
       }
       if (r !== kEmpty && r !== kClosed) return r;
@@ -701,7 +717,7 @@ export class QueueEngine {
     if (Atomics.load(i32, CLOSED) !== 0) return;
     // Under the producer mutex, so no put publishes after it. If a terminated producer still holds
     // the mutex (awaiting repair), close anyway: it will publish nothing more.
-    const locked = lockWithin(i32, PLOCK, kTryMutexMs);
+    const locked = lockWithin(i32, PLOCK, kTryMutexMs, this.#stale);
     Atomics.store(i32, CLOSED, 1);
     if (locked) unlock(i32, PLOCK);
     Atomics.add(i32, NOT_EMPTY, 1);

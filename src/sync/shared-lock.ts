@@ -70,7 +70,9 @@ export class SharedLock {
   private constructor(ref: BlockRef) {
     this.#ref = ref;
     const w = new Int32Array(ref.heap.buffer, ref.byteOffset, kLockBytes / 4);
-    this.#engine = new LockEngine(w, `${ref.heap.id}:${ref.unit}`);
+    this.#engine = new LockEngine(w, `${ref.heap.id}:${ref.unit}`, (tid) =>
+      ref.core.isThreadGone(tid),
+    );
     ref.track(this);
   }
 

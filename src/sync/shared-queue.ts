@@ -74,7 +74,9 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
 
   private constructor(ref: BlockRef) {
     this.#ref = ref;
-    this.#engine = new QueueEngine(ref.heap.buffer, ref.byteOffset, ref.byteLength & ~7);
+    this.#engine = new QueueEngine(ref.heap.buffer, ref.byteOffset, ref.byteLength & ~7, (tid) =>
+      ref.core.isThreadGone(tid),
+    );
     ref.track(this);
   }
 
