@@ -40,6 +40,8 @@ import {
   H_PROC_CAP,
   H_PROC_START,
   T_LEDGER,
+  T_PEND_OP,
+  kOpNone,
   T_LEDGER_NEXT,
   T_LEDGER_OLD,
   T_STATE,
@@ -82,9 +84,11 @@ import { ProcessTable } from './processes.js';
 import { KindCode, disposeBlock, kindName, repairBlock, type FreedBlock } from './kinds.js';
 import {
   Ledger,
+  drainLedger,
   ledgerCapacity,
   ledgerEntries,
   resolvePending,
+  setLedgerCount,
   type ThreadTable,
 } from './ledger.js';
 import { Tickets, type Ticket } from './tickets.js';
@@ -669,29 +673,40 @@ export class HeapCore {
     }
     let references = 0;
     const toFree: number[] = [];
-    const counts = ledgerEntries(w, ledger, ledgerCap);
+    // References held outside the ledger (a pending count the ledger had no slot for, or a
+    // ledger that failed its check: then only the record counts).
+    const extra = new Map<number, number>();
     const pending = resolvePending(w, entry, this.table);
     if (pending === null) this.alloc.markCorrupt(kCorruptThreads);
     else if (pending !== undefined) {
-      counts.set(pending.unit, pending.count);
+      // Fold the record into the ledger, then clear it: a release that stops after this point
+      // (the releasing process was killed too) and is done again finds the count in the ledger
+      // instead of resolving the record a second time.
+      if (!setLedgerCount(w, ledger, ledgerCap, pending.unit, pending.count)) {
+        extra.set(pending.unit, pending.count);
+      }
       if (pending.mustFree) toFree.push(pending.unit);
       if (pending.orphanTicket >= 0) this.tickets.clear(pending.orphanTicket);
+      w.store(entry + T_PEND_OP, kOpNone);
     }
-    for (const [unit, count] of counts) {
-      if (count <= 0 || !inHeap(unit)) continue;
+    const drop = (unit: number, count: number): void => {
+      if (count <= 0 || !inHeap(unit)) return;
       const at = unit * kWordsPerUnit + B_REFS;
-      if (w.get(unit * kWordsPerUnit + B_MAGIC) !== kAllocMagic) continue;
+      if (w.get(unit * kWordsPerUnit + B_MAGIC) !== kAllocMagic) return;
       // One compare-and-swap, never below zero (a ledger that overstates drops what is there).
       for (;;) {
         const before = w.load(at);
         if (before <= 0) break;
-        const drop = Math.min(count, before);
-        if (w.cas(at, before, before - drop) !== before) continue;
-        references += drop;
-        if (before === drop) toFree.push(unit);
+        const n = Math.min(count, before);
+        if (w.cas(at, before, before - n) !== before) continue;
+        references += n;
+        if (before === n) toFree.push(unit);
         break;
       }
-    }
+    };
+    // Each entry is zeroed before its references are dropped (drainLedger).
+    drainLedger(w, ledger, ledgerCap, drop);
+    for (const [unit, count] of extra) drop(unit, count);
     // Its ledger blocks, including one being built or replaced when it died; never one that
     // another thread has taken as its own since.
     const others = new Set<number>();

@@ -114,6 +114,62 @@ export function ledgerEntries(w: Words, ledgerUnit: number, cap: number): Map<nu
   return out;
 }
 
+/**
+ * Sets a dead thread's ledger count for `unit` to `count` (absolute, so that doing it twice is
+ * the same as once): the reaper folds the thread's pending operation into its ledger before it
+ * drops anything. False when the ledger has no slot for it (the caller keeps the count itself).
+ */
+export function setLedgerCount(
+  w: Words,
+  ledgerUnit: number,
+  cap: number,
+  unit: number,
+  count: number,
+): boolean {
+  if (ledgerUnit === 0 || cap <= 0) return false;
+  const base = (ledgerUnit + 1) * kWordsPerUnit + kEntries;
+  let free = -1;
+  let found = false;
+  for (let i = 0; i < cap; i++) {
+    const key = w.getU(base + 2 * i);
+    if (key === unit) {
+      // The first slot of the unit gets the count; any other (a duplicate) is emptied.
+      w.set(base + 2 * i + 1, found ? 0 : count);
+      found = true;
+    } else if (free < 0 && (key === 0 || w.get(base + 2 * i + 1) <= 0)) {
+      free = i;
+    }
+  }
+  if (found) return true;
+  if (free < 0) return false;
+  // The count first, then the key: a slot with key 0 counts for nothing if the reaper stops here.
+  w.set(base + 2 * free + 1, count);
+  w.set(base + 2 * free, unit);
+  return true;
+}
+
+/**
+ * Drains a dead thread's ledger: for every entry with a count, sets the count to 0 and then
+ * calls `drop(unit, count)`. Zeroing first makes a reaper that dies in the middle leak at most
+ * what it was dropping, never drop it twice (the next reaper finds it gone from the ledger).
+ */
+export function drainLedger(
+  w: Words,
+  ledgerUnit: number,
+  cap: number,
+  drop: (unit: number, count: number) => void,
+): void {
+  if (ledgerUnit === 0 || cap <= 0) return;
+  const base = (ledgerUnit + 1) * kWordsPerUnit + kEntries;
+  for (let i = 0; i < cap; i++) {
+    const key = w.getU(base + 2 * i);
+    const count = w.get(base + 2 * i + 1);
+    if (key === 0 || count <= 0) continue;
+    w.set(base + 2 * i + 1, 0);
+    drop(key, count);
+  }
+}
+
 /** What a dead thread's pending operation means for the block it was on. */
 export interface Pending {
   unit: number;
