@@ -15,3 +15,6 @@ from .array.shared_array import SharedArray
 __version__ = "0.1.0"
 
 __all__ = ["Heap", "SharedArray", "Handle", "attach", "ShmframeError"]
+from .frame.shared_frame import SharedFrame
+
+__all__ += ["SharedFrame"]
