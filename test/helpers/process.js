@@ -23,11 +23,19 @@ export const noNative =
  * promises of its output and exit.
  */
 export function spawnNode(source, args = [], { fds = [], env, stdin = 'ignore' } = {}) {
-  const child = spawn(
+  return spawnProcess(
     process.execPath,
     ['--input-type=module', '-e', source, '--', 'child', ...args.map(String)], // argv.slice(2) = args
-    { stdio: [stdin, 'pipe', 'pipe', ...fds], env: env ?? process.env },
+    { fds, env, stdin },
   );
+}
+
+/**
+ * Starts `command argv...` as a tracked child (see {@link assertNoChildren}), with extra fds from
+ * `fds`. Returns the child and promises of its output and exit, as {@link spawnNode} does.
+ */
+export function spawnProcess(command, argv, { fds = [], env, stdin = 'ignore' } = {}) {
+  const child = spawn(command, argv, { stdio: [stdin, 'pipe', 'pipe', ...fds], env: env ?? process.env });
   children.add(child);
   let out = '';
   let err = '';

@@ -523,22 +523,7 @@ class SharedFrame:
             if c.kind == "category":
                 data[name] = pd.Categorical.from_codes(view, categories=c.dict.labels())
                 continue
-            k = c.dt.kind
-            if all_valid:
-                data[name] = view
-            elif k in "iu":
-                data[name] = pd.arrays.IntegerArray(view, ~valid)
-            elif k == "b":
-                data[name] = pd.arrays.BooleanArray(view, ~valid)
-            elif k == "f":
-                data[name] = view if bool(np.isnan(view[~valid]).all()) else np.where(valid, view, np.nan)
-            elif k == "M":
-                nat = np.isnat(view[~valid]).all()
-                data[name] = view if bool(nat) else np.where(valid, view, np.datetime64("NaT"))
-            else:  # |S<n> with nulls
-                out = view.astype(object)
-                out[~valid] = None
-                data[name] = out
+            data[name] = _pandas_column(pd, c.dt.kind, view, valid, all_valid)
         return pd.DataFrame(data, columns=names, copy=False)
 
     # ------------------------------------------------------------------ handles and lifetime
@@ -571,6 +556,48 @@ class SharedFrame:
         if self.closed:
             return "SharedFrame(closed)"
         return f"SharedFrame({self.length} of {self.capacity} rows, {self.schema})"
+
+
+def _pandas_column(pd, k, view, valid, all_valid):
+    """One fixed-width column for pandas: the view itself when pandas can take it as is."""
+    if k == "M":
+        if not all_valid and not np.isnat(view[~valid]).all():
+            view = np.where(valid, view, np.datetime64("NaT"))
+        if not _fits_ns(view, valid):
+            # pandas 1.5 holds datetime64[ns] only: dates outside 1677-2262 stay objects.
+            objects = np.empty(len(view), dtype=object)
+            objects[:] = list(view)
+            objects[~valid] = None
+            return pd.array(objects, dtype=object)
+        return view
+    if all_valid:
+        return view
+    if k in "iu":
+        return pd.arrays.IntegerArray(view, ~valid)
+    if k == "b":
+        return pd.arrays.BooleanArray(view, ~valid)
+    if k == "f":
+        return view if bool(np.isnan(view[~valid]).all()) else np.where(valid, view, np.nan)
+    out = view.astype(object)  # |S<n> with nulls
+    out[~valid] = None
+    return out
+
+
+_NS_MIN = np.datetime64(-(2**63) + 1, "ns")
+_NS_MAX = np.datetime64(2**63 - 1, "ns")
+
+
+def _fits_ns(values, valid):
+    """Whether the valid datetimes fit pandas 1.5's nanosecond range."""
+    if values.dtype == np.dtype("<M8[ns]"):
+        return True
+    v = values[valid] if valid is not None else values
+    if v.size == 0:
+        return True
+    unit = np.datetime_data(values.dtype)[0]
+    lo = _NS_MIN.astype(f"M8[{unit}]")
+    hi = _NS_MAX.astype(f"M8[{unit}]")
+    return bool(((v >= lo) & (v <= hi)).all())
 
 
 def _is_sequence(v):
