@@ -1,7 +1,8 @@
 // Python interop for tests: /usr/bin/python3 with the modules a test needs, or a skip reason;
 // and the repository's Python package (python/shmframe) run in real Python processes.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnProcess } from './process.js';
@@ -70,4 +71,20 @@ export function spawnPythonFile(file, args = [], { env, stdin = 'ignore' } = {})
     env: env ?? pythonEnv(),
     stdin,
   });
+}
+
+/**
+ * Like {@link spawnPython}, from a temporary .py file (multiprocessing's spawn start method
+ * re-imports the main module, which `-c` code does not have). The file is removed at exit.
+ */
+export function spawnPythonScript(source, args = [], options = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'shmframe-py-'));
+  const file = join(dir, 'main.py');
+  writeFileSync(file, source);
+  const p = spawnProcess(pythonPath, [file, ...args.map(String)], {
+    env: options.env ?? pythonEnv(),
+    stdin: options.stdin ?? 'ignore',
+  });
+  void p.exited.finally(() => rmSync(dir, { recursive: true, force: true }));
+  return p;
 }

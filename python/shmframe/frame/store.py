@@ -141,7 +141,7 @@ class FrameStore:
         last_full = (end // 32) * 32
         # edge words (atomic)
         edges = []
-        if first_full >= last_full:
+        if first_full > last_full:  # inside one word
             edges.append((start, end))
         else:
             if start < first_full:

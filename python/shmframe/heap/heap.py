@@ -623,13 +623,22 @@ def _install_exit_hook():
     _hook_multiprocessing()
 
 
+class _ForkHook:
+    """Kept alive here: multiprocessing's after-fork registry holds its keys weakly."""
+
+
+_fork_hook = _ForkHook()
+
+
 def _hook_multiprocessing():
-    # multiprocessing's forked children end with os._exit after running multiprocessing's own
-    # finalizers, not atexit: register there too (leave() is idempotent).
+    # multiprocessing's children end with os._exit after running multiprocessing's own
+    # finalizers, not atexit: register there too (leave() is idempotent). A forked child starts
+    # with that registry cleared, then runs the after-fork hooks: register again from there.
     try:
         from multiprocessing import util
 
         util.Finalize(None, _leave_all, exitpriority=100)
+        util.register_after_fork(_fork_hook, lambda _: util.Finalize(None, _leave_all, exitpriority=100))
     except Exception:
         pass
 
@@ -652,8 +661,6 @@ def _after_fork_in_child():
     _registry_lock = threading.Lock()
     for heap in list(_registry.values()):
         heap._core.after_fork_in_child()
-    if _exit_hooked:
-        _hook_multiprocessing()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
