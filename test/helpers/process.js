@@ -52,7 +52,7 @@ export function spawnProcess(command, argv, { fds = [], env, stdin = 'ignore' } 
     line(re = /./) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const hit = out.split('\n').find((l) => re.test(l));
+          const hit = out.split('\n').slice(0, -1).find((l) => re.test(l)); // whole lines only
           if (hit !== undefined) {
             child.stdout.off('data', check);
             resolve(hit);
@@ -74,10 +74,13 @@ export function spawnProcess(command, argv, { fds = [], env, stdin = 'ignore' } 
   };
 }
 
-/** shmframe's entries in /dev/shm now. */
+/**
+ * shmframe's entries in /dev/shm now that this test process named (uniqueName puts its pid in
+ * every name): test files run in parallel, and another file's heaps come and go meanwhile.
+ */
 export function shmEntries() {
   return readdirSync('/dev/shm')
-    .filter((f) => f.startsWith('shmframe-'))
+    .filter((f) => f.startsWith('shmframe-') && f.includes(`-${process.pid}-`))
     .sort();
 }
 

@@ -554,22 +554,31 @@ class HeapCore:
         """A new reference owned by a ticket, for a handle: returns (ticket slot, serial)."""
         self._enter()
         try:
-            L = self.ledger(self.tid())
-            L.prepare()
-            w = self.w
-            L.begin(OP_SHARE, unit, w.get(unit * WORDS_PER_UNIT + B_GEN))
-            at = unit * WORDS_PER_UNIT + B_REFS
-            w.add_mark(at, 1, L.phase_word)
-            try:
-                return self.tickets.create(unit, L.aux_word, L.phase_word)
-            except BaseException:
-                if w.dec_mark(at, -1) == 1:
-                    self._destroy(unit)
-                raise
-            finally:
-                L.end()
+            slot, serial, L = self.share_open(unit)
+            L.end()
+            return slot, serial
         finally:
             self._exit()
+
+    def share_open(self, unit):
+        """:meth:`share`, leaving the operation recorded as in progress: (slot, serial, ledger).
+        Call with the heap lock held (``_enter``) and ``ledger.end()`` once the handle is stored
+        where it travels (a queue slot, the names table): if this process dies before that, the
+        reaper drops the ticket and its reference instead of leaving a handle nobody has."""
+        L = self.ledger(self.tid())
+        L.prepare()
+        w = self.w
+        L.begin(OP_SHARE, unit, w.get(unit * WORDS_PER_UNIT + B_GEN))
+        at = unit * WORDS_PER_UNIT + B_REFS
+        w.add_mark(at, 1, L.phase_word)
+        try:
+            slot, serial = self.tickets.create(unit, L.aux_word, L.phase_word)
+        except BaseException:
+            if w.dec_mark(at, -1) == 1:
+                self._destroy(unit)
+            L.end()
+            raise
+        return slot, serial, L
 
     def adopt(self, unit, generation, ticket, serial, kind, kind_name):
         """Takes the reference a handle carries (or a fresh one if its ticket was used)."""

@@ -214,17 +214,21 @@ class Heap:
             )
         ref.check("The object")
         core = self._core
-        slot, serial = core.share(ref.unit)
         names = Names(core.w)
         core._enter()
         try:
+            # The share stays recorded as in progress until the entry holds its ticket: a process
+            # killed in between leaves no handle that nobody holds.
+            slot, serial, ledger = core.share_open(ref.unit)
             core.alloc.lock()
             try:
                 old = names.set(b, (ref.unit, ref.generation, slot, serial))
             except BaseException:
                 core.alloc.unlock()
+                ledger.end()
                 core.release_ticket(ref.unit, slot, serial)
                 raise
+            ledger.end()
             core.alloc.unlock()
         finally:
             core._exit()

@@ -81,12 +81,17 @@ def queue_bytes(capacity, max_item_bytes):
 
 
 class Encoded:
-    __slots__ = ("tag", "payload", "handles")
+    """An item ready for a slot. A shared object is shared (its ticket made) only at publish
+    time, under the producer mutex, with the share recorded as in progress until the record is
+    in the slot: a producer killed in between leaves no handle that nobody holds."""
 
-    def __init__(self, tag, payload=b"", handles=()):
+    __slots__ = ("tag", "payload", "handles", "share")
+
+    def __init__(self, tag, payload=b"", handles=(), share=None):
         self.tag = tag
         self.payload = payload
         self.handles = list(handles)
+        self.share = share  # the BlockRef to share into the slot
 
 
 def _too_big(n, max_bytes):
@@ -140,9 +145,7 @@ def encode_item(item, max_bytes):
                 "Cannot put a view (rows or columns of another object) into a SharedQueue from Python: put the whole object"
             )
         ref.check(f"This {type(item).__name__}")
-        h = ref.share(KIND_NAMES[ref.kind] if ref.kind in KIND_NAMES else "array")
-        rec = struct.pack("<d6i", float(h.heap_id), h.unit, h.generation, h.ticket, h.serial, ref.kind, 0)
-        return Encoded(TAG_SHARED, rec, [(ref.heap, h)])
+        return Encoded(TAG_SHARED, b"", share=ref)
     raise InvalidArgumentError(
         f"Cannot put {describe(item)} into a SharedQueue from Python: Python puts None, bools, numbers, str and "
         "shared objects (SharedArray, SharedFrame, SharedQueue, SharedLock); other values need Node's structured "
@@ -257,10 +260,30 @@ class QueueEngine:
             unlock(w, qw + PLOCK)
             return FULL
         body = seq * 4 + SLOT_HEADER
-        self.buf[body : body + len(e.payload)] = e.payload
-        w.set(seq + 1, len(e.payload))
-        w.set(seq + 2, e.tag)
-        w.set(seq + 3, len(e.handles))
+        ledger = None
+        if e.share is not None:
+            ref = e.share
+            core = ref.core
+            core._enter()
+            try:
+                try:
+                    slot, serial, ledger = core.share_open(ref.unit)
+                except BaseException:
+                    unlock(w, qw + PLOCK)
+                    raise
+                rec = struct.pack("<d6i", float(core.id), ref.unit, ref.generation, slot, serial, ref.kind, 0)
+                self.buf[body : body + RECORD] = rec
+                w.set(seq + 1, RECORD)
+                w.set(seq + 2, e.tag)
+                w.set(seq + 3, 1)
+                ledger.end()  # the handle is in the slot (published just below, or by a repair)
+            finally:
+                core._exit()
+        else:
+            self.buf[body : body + len(e.payload)] = e.payload
+            w.set(seq + 1, len(e.payload))
+            w.set(seq + 2, e.tag)
+            w.set(seq + 3, len(e.handles))
         w.set(qw + PUTS, w.get(qw + PUTS) + 1)
         w.set(qw + TAIL, self._next(t))
         w.store(seq, 2 * t + 1)
