@@ -496,8 +496,8 @@ class HeapCore:
         actual = _u(verkind) >> 16
         if actual != kind:
             raise InvalidArgumentError(
-                f"Expected a handle of a {kind_name} (kind {kind}), got one of a "
-                f"{KIND_NAMES.get(actual, f'kind {actual}')}: attach it with the matching class."
+                f"Expected a handle of a {kind_name} (kind {kind}), got one of kind {actual} "
+                f"({KIND_NAMES.get(actual, 'unknown')}): attach it with the matching class."
             )
         return BlockInfo(unit, generation, kind, (unit + 1) * UNIT, byte_length)
 
