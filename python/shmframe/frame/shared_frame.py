@@ -514,8 +514,8 @@ class SharedFrame:
         data = {}
         for name in names:
             c = self._col(name)
-            valid = store.valid_bits(payload, c, start, n)
-            all_valid = bool(valid.all())
+            all_valid = store.all_valid(payload, c, start, n)
+            valid = None if all_valid else store.valid_bits(payload, c, start, n)
             if c.kind == "utf8":
                 data[name] = np.array(self.strings(name), dtype=object)
                 continue
@@ -567,7 +567,8 @@ def _pandas_column(pd, k, view, valid, all_valid):
             # pandas 1.5 holds datetime64[ns] only: dates outside 1677-2262 stay objects.
             objects = np.empty(len(view), dtype=object)
             objects[:] = list(view)
-            objects[~valid] = None
+            if valid is not None:
+                objects[~valid] = None
             return pd.array(objects, dtype=object)
         return view
     if all_valid:

@@ -130,6 +130,7 @@ class HeapCore:
         self.slot = slot
         self.fd = fd
         self.pid = os.getpid()
+        self.joined = True  # False in a forked child until it joins the process table
         self.procs = None if slot == 0 else ProcessTable(w)
         self.lock = threading.RLock()
         self._local = threading.local()
@@ -256,6 +257,7 @@ class HeapCore:
         self.procs = table
         self.w.link.slot = slot
         self.pid = os.getpid()
+        self.joined = True
 
     def after_fork_in_child(self):
         """A forked child inherits the mapping but is another process: its inherited objects
@@ -267,14 +269,18 @@ class HeapCore:
         self.ledgers = {}
         self.epoch += 1
         self.left = False
-        self.pid = -1  # joins on first use
+        self.pid = -1
+        self.joined = False  # joins on first use
 
     def _enter(self):
         self.lock.acquire()
         local = self._local
-        depth = getattr(local, "depth", 0)
+        try:
+            depth = local.depth
+        except AttributeError:
+            depth = 0
         local.depth = depth + 1
-        if self.pid != os.getpid():
+        if not self.joined:
             try:
                 self._join(self.fd)
             except BaseException:
@@ -304,7 +310,7 @@ class HeapCore:
     def release_later(self, unit, owner, epoch):
         """From a finalizer: release now if no operation of this thread is in progress, else
         when it ends."""
-        if epoch != self.epoch or self.pid != os.getpid():
+        if epoch != self.epoch or not self.joined:
             return
         self._deferred.append((unit, owner, epoch))
         if getattr(self._local, "depth", 0) == 0:

@@ -560,8 +560,8 @@ class BlockRef:
         self.released = True
         if self._finalizer is not None:
             self._finalizer.detach()
-        if self.epoch != self.core.epoch or self.core.pid != os.getpid():
-            return
+        if self.epoch != self.core.epoch:
+            return  # this process released it wholesale (it left), or this is a forked child's copy
         self.core.release(self.unit, self.owner)
 
 
