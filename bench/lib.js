@@ -320,7 +320,10 @@ export function detectPython(modules = ['numpy', 'pandas', 'h5py']) {
 /** The environment of bench Python scripts: the repository's package (python/) importable. */
 export function pythonEnv() {
   const dir = join(rootDir, 'python');
-  return { ...process.env, PYTHONPATH: process.env.PYTHONPATH ? `${dir}:${process.env.PYTHONPATH}` : dir };
+  return {
+    ...process.env,
+    PYTHONPATH: process.env.PYTHONPATH ? `${dir}:${process.env.PYTHONPATH}` : dir,
+  };
 }
 
 /**

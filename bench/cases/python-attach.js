@@ -55,13 +55,25 @@ await runCase('python-attach', async ({ quick, repeats, result, log }) => {
       continue;
     }
     const rows = Math.floor(bytes / kRowBytes);
-    const heap = Heap.create({ size: Math.ceil(rows * kRowBytes * 1.1) + 64 * MiB, name: `bench-attach-${process.pid}` });
+    const heap = Heap.create({
+      size: Math.ceil(rows * kRowBytes * 1.1) + 64 * MiB,
+      name: `bench-attach-${process.pid}`,
+    });
     try {
       log(`python-attach: ${label(bytes)} (${rows} rows)`);
       const frame = makeFrame(heap, rows);
       heap.publish('frame', frame);
       frame.close();
-      const { result: r } = await runPython('attach_frame.py', ['--heap', heap.name, '--key', 'frame', '--rows', rows, '--repeats', n]);
+      const { result: r } = await runPython('attach_frame.py', [
+        '--heap',
+        heap.name,
+        '--key',
+        'frame',
+        '--rows',
+        rows,
+        '--repeats',
+        n,
+      ]);
       if (r.seed_shares_memory !== false) throw new Error('the seed recipe was expected to copy');
       const mine = summarize(r.ms.shmframe);
       shm.push([bytes, mine]);
@@ -71,7 +83,10 @@ await runCase('python-attach', async ({ quick, repeats, result, log }) => {
         unit: 'ms',
         better: 'lower',
         shmframe: mine,
-        alternative: { name: 'pickle through a pipe (multiprocessing.Pipe)', stat: summarize(r.ms.pickle) },
+        alternative: {
+          name: 'pickle through a pipe (multiprocessing.Pipe)',
+          stat: summarize(r.ms.pickle),
+        },
         target: bytes === 400e6 ? { text: '>= 1000x', min: 1000 } : null,
       });
       result.add({
@@ -80,9 +95,14 @@ await runCase('python-attach', async ({ quick, repeats, result, log }) => {
         unit: 'ms',
         better: 'lower',
         shmframe: mine,
-        alternative: { name: 'SharedMemory(name=) + np.ndarray(buffer=) + pd.DataFrame(copy=False)', stat: summarize(r.ms.seed) },
+        alternative: {
+          name: 'SharedMemory(name=) + np.ndarray(buffer=) + pd.DataFrame(copy=False)',
+          stat: summarize(r.ms.seed),
+        },
       });
-      result.note(`${label(bytes)}: Heap.open of the named heap (once per process) ${r.open_ms.toFixed(2)} ms`);
+      result.note(
+        `${label(bytes)}: Heap.open of the named heap (once per process) ${r.open_ms.toFixed(2)} ms`,
+      );
       heap.unpublish('frame');
     } finally {
       heap.unlink();
@@ -100,5 +120,7 @@ await runCase('python-attach', async ({ quick, repeats, result, log }) => {
       target: { text: '>= 0.5x', min: 0.5 },
     });
   }
-  result.note('Times are taken inside the Python process (CLOCK_MONOTONIC, the same clock in both processes of the pipe), from "the data is ready in the other process" to "this process has the DataFrame".');
+  result.note(
+    'Times are taken inside the Python process (CLOCK_MONOTONIC, the same clock in both processes of the pipe), from "the data is ready in the other process" to "this process has the DataFrame".',
+  );
 });

@@ -16,7 +16,16 @@ await runCase('python-refs', async ({ quick, repeats, result }) => {
     heap.publish('a', a);
     const n = quick ? 2000 : 20000;
     const r = repeats ?? (quick ? 3 : 7);
-    const { result: pyRates } = await runPython('refs.py', ['--heap', heap.name, '--key', 'a', '--n', n, '--repeats', r]);
+    const { result: pyRates } = await runPython('refs.py', [
+      '--heap',
+      heap.name,
+      '--key',
+      'a',
+      '--n',
+      n,
+      '--repeats',
+      r,
+    ]);
     // Node's equivalents, timed the same way (calls per sample as in Python).
     const nodeOps = {
       retain_release: () => {
@@ -28,7 +37,8 @@ await runCase('python-refs', async ({ quick, repeats, result }) => {
       allocate_free: () => SharedArray.zeros([16], 'f8', { heap }).close(),
     };
     const names = {
-      retain_release: 'take and drop one reference (Python: HeapCore.retain + release; Node: a view + close)',
+      retain_release:
+        'take and drop one reference (Python: HeapCore.retain + release; Node: a view + close)',
       lookup_close: 'heap.lookup(key) + close',
       handle_attach_close: 'make a handle, attach it, close',
       allocate_free: 'SharedArray.zeros(16 f8) + close (allocate + free)',
@@ -52,7 +62,9 @@ await runCase('python-refs', async ({ quick, repeats, result }) => {
       better: 'higher',
       shmframe: summarize(pyRates.numpy_view),
     });
-    result.note('ratio < 1: Python is that fraction of Node; every Python operation makes 3-6 ctypes calls (about 0.2-0.4 µs each).');
+    result.note(
+      'ratio < 1: Python is that fraction of Node; every Python operation makes 3-6 ctypes calls (about 0.2-0.4 µs each).',
+    );
     heap.unpublish('a');
     a.close();
   } finally {

@@ -12,7 +12,19 @@ import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { Heap, readDelimited } from 'shmframe';
 import { writeMethylationTsv } from '../data.js';
-import { GiB, MiB, availableMemory, benchDir, detectPython, measure, pythonEnv, pythonPath, runCase, runPython, summarize } from '../lib.js';
+import {
+  GiB,
+  MiB,
+  availableMemory,
+  benchDir,
+  detectPython,
+  measure,
+  pythonEnv,
+  pythonPath,
+  runCase,
+  runPython,
+  summarize,
+} from '../lib.js';
 
 const schema = [
   ['chr', 'S10'],
@@ -24,10 +36,14 @@ const schema = [
 
 /** The Python writer, started once: send it keys, get a JSON line back per request. */
 function startWriter(heapName, out) {
-  const child = spawn(pythonPath, [join(benchDir, 'python/seed004_write.py'), '--heap', heapName, '--out', out], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: pythonEnv(),
-  });
+  const child = spawn(
+    pythonPath,
+    [join(benchDir, 'python/seed004_write.py'), '--heap', heapName, '--out', out],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: pythonEnv(),
+    },
+  );
   let buf = '';
   let err = '';
   const waiting = [];
@@ -42,7 +58,8 @@ function startWriter(heapName, out) {
   });
   child.stderr.on('data', (d) => (err += d));
   child.on('exit', (code) => {
-    for (const w of waiting.splice(0)) w.reject(new Error(`seed004_write.py exited with ${code}: ${err}`));
+    for (const w of waiting.splice(0))
+      w.reject(new Error(`seed004_write.py exited with ${code}: ${err}`));
   });
   const next = () => new Promise((resolve, reject) => waiting.push({ resolve, reject }));
   return {
@@ -77,7 +94,10 @@ await runCase('python-seed004', async ({ quick, repeats, result, log }) => {
     const files = [];
     let bytesIn = 0;
     for (let i = 0; i < 4; i++) {
-      const r = writeMethylationTsv(join(dir, `data${i + 1}.txt`), { rows: rowsPerFile, seed: i + 1 });
+      const r = writeMethylationTsv(join(dir, `data${i + 1}.txt`), {
+        rows: rowsPerFile,
+        seed: i + 1,
+      });
       files.push(r.path);
       bytesIn += r.bytes;
     }
@@ -103,7 +123,13 @@ await runCase('python-seed004', async ({ quick, repeats, result, log }) => {
     const mine = await measure(run, { warmup: 1, repeats: n });
     const seedRuns = [];
     for (let i = 0; i < (quick ? 1 : 3); i++) {
-      const { result: r } = await runPython('seed004_load.py', ['--out', join(dir, 'seed.h5'), '--workers', 2, ...files]);
+      const { result: r } = await runPython('seed004_load.py', [
+        '--out',
+        join(dir, 'seed.h5'),
+        '--workers',
+        2,
+        ...files,
+      ]);
       if (r.rows !== 4 * rowsPerFile) throw new Error(`the seed loaded ${r.rows} rows`);
       seedRuns.push(r.seconds * 1000);
     }
@@ -113,14 +139,21 @@ await runCase('python-seed004', async ({ quick, repeats, result, log }) => {
       unit: 'ms',
       better: 'lower',
       shmframe: mine,
-      alternative: { name: 'Python seed: Pool(2) + np.loadtxt + SharedMemory + h5py', stat: summarize(seedRuns) },
+      alternative: {
+        name: 'Python seed: Pool(2) + np.loadtxt + SharedMemory + h5py',
+        stat: summarize(seedRuns),
+      },
       target: { text: '>= 3x', min: 3 },
     });
     result.note(
       `split (medians): Node load + publish ${summarize(loadMs.slice(-n)).median.toFixed(0)} ms, Python lookup + records + h5py ${summarize(writeMs.slice(-n)).median.toFixed(0)} ms (the rest is the request round trip)`,
     );
-    result.note('The Python writer is started (interpreter, imports, Heap.open) before the timing, as the seed script times itself after its imports.');
-    log(`python-seed004: ${mine.median.toFixed(0)} ms vs seed ${summarize(seedRuns).median.toFixed(0)} ms`);
+    result.note(
+      'The Python writer is started (interpreter, imports, Heap.open) before the timing, as the seed script times itself after its imports.',
+    );
+    log(
+      `python-seed004: ${mine.median.toFixed(0)} ms vs seed ${summarize(seedRuns).median.toFixed(0)} ms`,
+    );
   } finally {
     await writer?.close();
     heap.unlink();

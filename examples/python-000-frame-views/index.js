@@ -31,7 +31,9 @@ heap.publish('seed000', frame);
 function runPython(role) {
   const r = spawnSync(python, [`${here}view.py`, heap.name, role], { encoding: 'utf8', env });
   if (r.error || r.status !== 0) {
-    console.log(`python ${role} could not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()}): needs numpy and pandas`);
+    console.log(
+      `python ${role} could not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()}): needs numpy and pandas`,
+    );
     return false;
   }
   process.stdout.write(r.stdout);
@@ -48,7 +50,8 @@ if (runPython('writer')) {
 heap.unpublish('seed000');
 frame.close();
 const end = heap.stats();
-const clean = end.objects === start.objects && end.used === start.used && end.handles === start.handles;
+const clean =
+  end.objects === start.objects && end.used === start.used && end.handles === start.handles;
 console.log(
   `\nheap: ${end.objects} objects, ${end.used} bytes used, ${end.handles} handles pending: ` +
     (clean ? 'back to where it began' : 'LEAKED'),

@@ -15,20 +15,27 @@ const heap = Heap.create({ size: '64M', name: `example-python-001-${process.pid}
 const start = heap.stats();
 const r = spawnSync(python, [`${here}pool.py`, heap.name], { encoding: 'utf8', env });
 if (r.error || r.status !== 0) {
-  console.log(`python could not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()}): needs numpy and pandas`);
+  console.log(
+    `python could not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()}): needs numpy and pandas`,
+  );
 } else {
   process.stdout.write(r.stdout);
   heap.releaseDead(); // the pool's workers were terminated by `with Pool()`: release them now
   const frame = heap.lookup('seed001', { remove: true });
-  console.log(`node reads ${frame.length} rows; schema ${frame.schema.map(([n, d]) => `${n}:${d}`).join(' ')}`);
+  console.log(
+    `node reads ${frame.length} rows; schema ${frame.schema.map(([n, d]) => `${n}:${d}`).join(' ')}`,
+  );
   console.log(frame.head(3).toString());
   let nulls = 0;
   for (let i = 0; i < frame.length; i++) if (frame.isNull(i, 'd2')) nulls++;
-  console.log(`node: d2 has ${nulls} nulls; categories of w2: ${frame.col('w2').categories.join(', ')}`);
+  console.log(
+    `node: d2 has ${nulls} nulls; categories of w2: ${frame.col('w2').categories.join(', ')}`,
+  );
   frame.close();
 }
 const end = heap.stats();
-const clean = end.objects === start.objects && end.used === start.used && end.handles === start.handles;
+const clean =
+  end.objects === start.objects && end.used === start.used && end.handles === start.handles;
 console.log(
   `\nheap: ${end.objects} objects, ${end.used} bytes used, ${end.handles} handles pending: ` +
     (clean ? 'back to where it began' : 'LEAKED'),

@@ -17,16 +17,23 @@ const start = heap.stats();
 const queue = SharedQueue.create({ capacity: 4, heap });
 const frames = 40;
 const cameras = [1, 2].map((camera) => {
-  const child = spawn(python, [`${here}producer.py`, String(queue.handle), String(camera), String(frames)], {
-    env,
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
+  const child = spawn(
+    python,
+    [`${here}producer.py`, String(queue.handle), String(camera), String(frames)],
+    {
+      env,
+      stdio: ['ignore', 'inherit', 'pipe'],
+    },
+  );
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   return { child, exit: once(child, 'exit'), err: () => err };
 });
 
-const seen = new Map([[1, 0], [2, 0]]);
+const seen = new Map([
+  [1, 0],
+  [2, 0],
+]);
 let done = 0;
 let peak = 0;
 try {
@@ -40,21 +47,29 @@ try {
     peak = Math.max(peak, heap.stats().used);
     const camera = item.get(0, 0);
     const index = item.get(0, 1) * 256 + item.get(0, 2);
-    if (!SharedArray.isSharedArray(item) || item.dtype !== '|u1' || index !== seen.get(camera)) throw new Error('a frame out of order');
+    if (!SharedArray.isSharedArray(item) || item.dtype !== '|u1' || index !== seen.get(camera))
+      throw new Error('a frame out of order');
     seen.set(camera, index + 1);
     item.close(); // the consumer's reference: the frame's memory is reused for the next one
   }
-  console.log(`node consumed ${[...seen.values()].reduce((a, b) => a + b, 0)} frames of 480x640 u1 (${[...seen].map(([c, n]) => `camera ${c}: ${n}`).join(', ')}), in order`);
-  console.log(`peak heap use ${(peak / 2 ** 20).toFixed(1)} MiB for a queue of 4 frames of ${((480 * 640) / 2 ** 20).toFixed(2)} MiB`);
+  console.log(
+    `node consumed ${[...seen.values()].reduce((a, b) => a + b, 0)} frames of 480x640 u1 (${[...seen].map(([c, n]) => `camera ${c}: ${n}`).join(', ')}), in order`,
+  );
+  console.log(
+    `peak heap use ${(peak / 2 ** 20).toFixed(1)} MiB for a queue of 4 frames of ${((480 * 640) / 2 ** 20).toFixed(2)} MiB`,
+  );
 } catch (err) {
   for (const c of cameras) c.child.kill();
-  console.log(`python producers could not run (${err.message}; ${cameras.map((c) => c.err().trim().split('\n').pop()).join(' ')}): needs numpy`);
+  console.log(
+    `python producers could not run (${err.message}; ${cameras.map((c) => c.err().trim().split('\n').pop()).join(' ')}): needs numpy`,
+  );
 }
 await Promise.all(cameras.map((c) => c.exit));
 heap.releaseDead();
 queue.detach();
 const end = heap.stats();
-const clean = end.objects === start.objects && end.used === start.used && end.handles === start.handles;
+const clean =
+  end.objects === start.objects && end.used === start.used && end.handles === start.handles;
 console.log(
   `\nheap: ${end.objects} objects, ${end.used} bytes used, ${end.handles} handles pending: ` +
     (clean ? 'back to where it began' : 'LEAKED'),

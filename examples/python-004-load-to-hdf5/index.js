@@ -23,7 +23,9 @@ const files = [1, 2, 3].map((k) => {
   for (let i = 0; i < 20_000; i++) {
     const c = Math.floor(rnd() * 30);
     const t = Math.floor(rnd() * 30);
-    lines.push(`chr${1 + Math.floor(rnd() * 22)}\t${10_000 * k + i}\t${(c + t === 0 ? 0 : (100 * c) / (c + t)).toFixed(2)}\t${c}\t${t}`);
+    lines.push(
+      `chr${1 + Math.floor(rnd() * 22)}\t${10_000 * k + i}\t${(c + t === 0 ? 0 : (100 * c) / (c + t)).toFixed(2)}\t${c}\t${t}`,
+    );
   }
   const path = join(dir, `data${k}.txt`);
   writeFileSync(path, lines.join('\n') + '\n');
@@ -45,9 +47,14 @@ try {
     frame.close();
   });
   console.log(`node loaded ${rows.join(' + ')} rows and published ${heap.published().join(', ')}`);
-  const r = spawnSync(python, [`${here}to_hdf5.py`, heap.name, join(dir, 'seed004.h5'), ...files], { encoding: 'utf8', env });
+  const r = spawnSync(python, [`${here}to_hdf5.py`, heap.name, join(dir, 'seed004.h5'), ...files], {
+    encoding: 'utf8',
+    env,
+  });
   if (r.error || r.status !== 0) {
-    console.log(`python could not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()}): needs numpy and h5py`);
+    console.log(
+      `python could not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()}): needs numpy and h5py`,
+    );
   } else {
     process.stdout.write(r.stdout);
   }
@@ -56,7 +63,8 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const end = heap.stats();
-const clean = end.objects === start.objects && end.used === start.used && end.handles === start.handles;
+const clean =
+  end.objects === start.objects && end.used === start.used && end.handles === start.handles;
 console.log(
   `\nheap: ${end.objects} objects, ${end.used} bytes used, ${end.handles} handles pending: ` +
     (clean ? 'back to where it began' : 'LEAKED'),

@@ -61,9 +61,14 @@ export function testMarkdownExamples(file, { label = file, timeout = 60_000 } = 
  * exits 0, and every `print(x)  # value` comment states how one line of its output starts.
  * Skipped, saying why, when Python lacks the modules `needs`.
  */
-export function testPythonMarkdownExamples(file, { label = file, skip = false, timeout = 60_000, python, env } = {}) {
+export function testPythonMarkdownExamples(
+  file,
+  { label = file, skip = false, timeout = 60_000, python, env } = {},
+) {
   const text = readFileSync(join(root, file), 'utf8');
-  const blocks = [...text.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.startsWith('# '));
+  const blocks = [...text.matchAll(/```python\n([\s\S]*?)```/g)]
+    .map((m) => m[1])
+    .filter((b) => b.startsWith('# '));
   test(`${label} has runnable Python examples`, () => {
     assert.ok(blocks.length >= 1);
   });

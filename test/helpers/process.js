@@ -35,7 +35,10 @@ export function spawnNode(source, args = [], { fds = [], env, stdin = 'ignore' }
  * `fds`. Returns the child and promises of its output and exit, as {@link spawnNode} does.
  */
 export function spawnProcess(command, argv, { fds = [], env, stdin = 'ignore' } = {}) {
-  const child = spawn(command, argv, { stdio: [stdin, 'pipe', 'pipe', ...fds], env: env ?? process.env });
+  const child = spawn(command, argv, {
+    stdio: [stdin, 'pipe', 'pipe', ...fds],
+    env: env ?? process.env,
+  });
   children.add(child);
   let out = '';
   let err = '';
@@ -52,7 +55,10 @@ export function spawnProcess(command, argv, { fds = [], env, stdin = 'ignore' } 
     line(re = /./) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const hit = out.split('\n').slice(0, -1).find((l) => re.test(l)); // whole lines only
+          const hit = out
+            .split('\n')
+            .slice(0, -1)
+            .find((l) => re.test(l)); // whole lines only
           if (hit !== undefined) {
             child.stdout.off('data', check);
             resolve(hit);
@@ -68,7 +74,8 @@ export function spawnProcess(command, argv, { fds = [], env, stdin = 'ignore' } 
     /** Resolves with the exit; rejects unless it exited with code 0. */
     async ok() {
       const r = await exited;
-      if (r.code !== 0) throw new Error(`child failed (${r.code ?? r.signal}):\n${r.err}\n${r.out}`);
+      if (r.code !== 0)
+        throw new Error(`child failed (${r.code ?? r.signal}):\n${r.err}\n${r.out}`);
       return r;
     },
   };
@@ -88,7 +95,9 @@ export function shmEntries() {
 export async function assertNoChildren() {
   const left = [...children];
   for (const c of left) c.kill('SIGKILL');
-  await Promise.all(left.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : once(c, 'close'))));
+  await Promise.all(
+    left.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : once(c, 'close'))),
+  );
   children.clear();
   assert.equal(left.length, 0, `${left.length} child process(es) were still running`);
 }

@@ -91,6 +91,12 @@ export function spawnPythonScript(source, args = [], options = {}) {
 
 /** Runs `pythonPath argv...` to completion: { status, stdout, stderr }. */
 export function spawnProcessSync(argv, { env, cwd } = {}) {
-  const r = spawnSync(pythonPath, argv, { encoding: 'utf8', env: env ?? pythonEnv(), cwd, maxBuffer: 1 << 26, timeout: 600_000 });
+  const r = spawnSync(pythonPath, argv, {
+    encoding: 'utf8',
+    env: env ?? pythonEnv(),
+    cwd,
+    maxBuffer: 1 << 26,
+    timeout: 600_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

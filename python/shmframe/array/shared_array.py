@@ -12,7 +12,7 @@ import struct
 
 import numpy as np
 
-from ..errors import CorruptError, DtypeError, InvalidArgumentError, ShapeError, describe
+from ..errors import CorruptError, InvalidArgumentError, ShapeError, describe
 from ..heap.heap import BlockRef, Heap
 from ..heap.kinds import register_kind
 from ..heap.layout import KIND_ARRAY, KIND_FRAME

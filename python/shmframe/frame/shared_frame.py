@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from ..array.shared_array import SharedArray, check_view, register_array_host
+from ..array.shared_array import register_array_host
 from ..errors import DtypeError, InvalidArgumentError, MissingDependencyError, ShapeError, describe
 from ..heap.heap import BlockRef, Heap, resolve
 from ..heap.kinds import register_kind
@@ -524,7 +524,7 @@ class SharedFrame:
                 data[name] = pd.Categorical.from_codes(view, categories=c.dict.labels())
                 continue
             data[name] = _pandas_column(pd, c.dt.kind, view, valid, all_valid)
-        return pd.DataFrame(data, columns=names, copy=False)
+        return pd.DataFrame(data, copy=False)
 
     # ------------------------------------------------------------------ handles and lifetime
 

@@ -186,7 +186,6 @@ def stage(c, src, n, where, pandas_nulls=False):
 def _stage_fixed(s, a, n, where, pandas_nulls):
     c = s.col
     dt = c.dt
-    k = dt.kind
     if a.dtype.kind != "O" and a.dtype.kind in "biufMSU":
         valid = None
         if pandas_nulls and a.dtype.kind == "f":

@@ -37,49 +37,68 @@ with heap.lookup('seed000') as frame:
     print(json.dumps(seen))
 `;
 
-test('seed 000: Node frame of several dtypes, a pandas DataFrame of views in Python; writes are seen by Node and another Python process', { skip }, async () => {
-  await withProcessHeap(async (heap) => {
-    const n = 10;
-    const frame = SharedFrame.from(
-      {
-        col1: Float64Array.from({ length: n }, (_, i) => i),
-        col2: Float64Array.from({ length: n }, (_, i) => i),
-        n: Int32Array.from({ length: n }, (_, i) => i),
-        flag: Array.from({ length: n }, () => false),
-        when: Array.from({ length: n }, (_, i) => new Date(Date.UTC(2024, 0, 1 + i))),
-        label: Array.from({ length: n }, (_, i) => `row-${i}`),
+test(
+  'seed 000: Node frame of several dtypes, a pandas DataFrame of views in Python; writes are seen by Node and another Python process',
+  { skip },
+  async () => {
+    await withProcessHeap(
+      async (heap) => {
+        const n = 10;
+        const frame = SharedFrame.from(
+          {
+            col1: Float64Array.from({ length: n }, (_, i) => i),
+            col2: Float64Array.from({ length: n }, (_, i) => i),
+            n: Int32Array.from({ length: n }, (_, i) => i),
+            flag: Array.from({ length: n }, () => false),
+            when: Array.from({ length: n }, (_, i) => new Date(Date.UTC(2024, 0, 1 + i))),
+            label: Array.from({ length: n }, (_, i) => `row-${i}`),
+          },
+          { heap, schema: { when: 'M8[ns]' } },
+        );
+        heap.publish('seed000', frame);
+        const first = spawnPython(kFirst, [heap.name]);
+        const r1 = JSON.parse(await first.line(/^\{/));
+        await first.ok();
+        assert.deepEqual(r1.shared, { col1: true, col2: true, n: true, flag: true, when: true });
+        assert.deepEqual(r1.dtypes, {
+          col1: 'float64',
+          col2: 'float64',
+          n: 'int32',
+          flag: 'bool',
+          when: 'datetime64[ns]',
+          label: 'object',
+        });
+        const doubled = Array.from({ length: n }, (_, i) => 2 * i);
+        assert.deepEqual(r1.col1, doubled);
+        assert.deepEqual(
+          r1.label,
+          Array.from({ length: n }, (_, i) => `row-${i}`),
+        );
+        // Node sees Python's writes.
+        assert.deepEqual([...frame.col('col1')], doubled);
+        assert.deepEqual(
+          [...frame.col('n')],
+          Array.from({ length: n }, (_, i) => i + 100),
+        );
+        assert.equal(frame.get(0, 'flag'), true);
+        // A second Python process sees them too, and writes col2 through a numpy view.
+        const second = spawnPython(kSecond, [heap.name]);
+        const r2 = JSON.parse(await second.line(/^\{/));
+        await second.ok();
+        assert.deepEqual(r2.col1, doubled);
+        assert.deepEqual(
+          r2.n,
+          Array.from({ length: n }, (_, i) => i + 100),
+        );
+        assert.equal(r2.flag[0], true);
+        assert.deepEqual(
+          [...frame.col('col2')],
+          Array.from({ length: n }, (_, i) => 3 * i),
+        );
+        assert.equal(heap.unpublish('seed000'), true);
+        frame.close();
       },
-      { heap, schema: { when: 'M8[ns]' } },
+      { size: '64M', name: uniqueName('seed000') },
     );
-    heap.publish('seed000', frame);
-    const first = spawnPython(kFirst, [heap.name]);
-    const r1 = JSON.parse(await first.line(/^\{/));
-    await first.ok();
-    assert.deepEqual(r1.shared, { col1: true, col2: true, n: true, flag: true, when: true });
-    assert.deepEqual(r1.dtypes, {
-      col1: 'float64',
-      col2: 'float64',
-      n: 'int32',
-      flag: 'bool',
-      when: 'datetime64[ns]',
-      label: 'object',
-    });
-    const doubled = Array.from({ length: n }, (_, i) => 2 * i);
-    assert.deepEqual(r1.col1, doubled);
-    assert.deepEqual(r1.label, Array.from({ length: n }, (_, i) => `row-${i}`));
-    // Node sees Python's writes.
-    assert.deepEqual([...frame.col('col1')], doubled);
-    assert.deepEqual([...frame.col('n')], Array.from({ length: n }, (_, i) => i + 100));
-    assert.equal(frame.get(0, 'flag'), true);
-    // A second Python process sees them too, and writes col2 through a numpy view.
-    const second = spawnPython(kSecond, [heap.name]);
-    const r2 = JSON.parse(await second.line(/^\{/));
-    await second.ok();
-    assert.deepEqual(r2.col1, doubled);
-    assert.deepEqual(r2.n, Array.from({ length: n }, (_, i) => i + 100));
-    assert.equal(r2.flag[0], true);
-    assert.deepEqual([...frame.col('col2')], Array.from({ length: n }, (_, i) => 3 * i));
-    assert.equal(heap.unpublish('seed000'), true);
-    frame.close();
-  }, { size: '64M', name: uniqueName('seed000') });
-});
+  },
+);

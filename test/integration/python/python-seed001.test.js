@@ -53,45 +53,63 @@ if __name__ == '__main__':
     frame.close()
 `;
 
-for (const [method, end] of [['fork', 'close'], ['spawn', 'close'], ['fork', 'terminate']]) {
-  test(`seed 001: a Pool of Python workers (${method}, ${end}) writes to and appends to a frame of strings and NaN; Node reads it afterwards`, { skip }, async () => {
-    await withProcessHeap(async (heap) => {
-      const py = spawnPythonScript(kPool, [heap.name, method, end]);
-      const r = JSON.parse(await py.line(/^\{/));
-      await py.ok();
-      heap.releaseDead();
-      assert.deepEqual(r.starts.length, 4);
-      assert.equal(r.length, 202);
-      const f = heap.lookup('seed001');
-      assert.equal(f.length, 202);
-      assert.deepEqual(f.schema, [
-        ['w1', 'utf8'],
-        ['w2', 'category'],
-        ['d1', '<i8'],
-        ['d2', '<f8'],
-      ]);
-      // The parent's rows, with the workers' in-place writes.
-      assert.deepEqual(f.row(0), { w1: 'obstacle', w2: 'rock', d1: 2n, d2: 3 });
-      assert.deepEqual(f.row(1), { w1: 'obstacles', w2: 'obstacle', d1: 2n, d2: 3 });
-      // Each worker's 50 rows are contiguous, starting where its append said.
-      for (const start of r.starts) {
-        const k = Number(f.get(start, 'd1'));
-        for (let i = 0; i < 50; i++) {
-          const row = f.row(start + i);
-          assert.equal(row.w1, i % 7 ? `worker-${k}-${i}` : null);
-          assert.equal(row.w2, i % 2 ? 'obstacle' : `kind-${k}`);
-          assert.equal(row.d1, BigInt(k));
-          if (i % 5 === 0) assert.ok(Number.isNaN(row.d2) && !f.isNull(start + i, 'd2'), 'a NaN a worker wrote stays a value');
-          else assert.equal(row.d2, i);
-        }
-      }
-      // pandas counts NaN values as missing; Node keeps NaN (a value) and null apart.
-      assert.equal(r.d2_nulls, 40);
-      assert.equal(r.w1_nulls, 4 * 8);
-      assert.deepEqual(r.row0, ['obstacle', 'rock', 3]);
-      assert.deepEqual(new Set(r.categories), new Set(['obstacle', 'rock', 'kind-0', 'kind-1', 'kind-2', 'kind-3']));
-      assert.equal(heap.unpublish('seed001'), true);
-      f.close();
-    }, { size: '64M', name: uniqueName('seed001') });
-  });
+for (const [method, end] of [
+  ['fork', 'close'],
+  ['spawn', 'close'],
+  ['fork', 'terminate'],
+]) {
+  test(
+    `seed 001: a Pool of Python workers (${method}, ${end}) writes to and appends to a frame of strings and NaN; Node reads it afterwards`,
+    { skip },
+    async () => {
+      await withProcessHeap(
+        async (heap) => {
+          const py = spawnPythonScript(kPool, [heap.name, method, end]);
+          const r = JSON.parse(await py.line(/^\{/));
+          await py.ok();
+          heap.releaseDead();
+          assert.deepEqual(r.starts.length, 4);
+          assert.equal(r.length, 202);
+          const f = heap.lookup('seed001');
+          assert.equal(f.length, 202);
+          assert.deepEqual(f.schema, [
+            ['w1', 'utf8'],
+            ['w2', 'category'],
+            ['d1', '<i8'],
+            ['d2', '<f8'],
+          ]);
+          // The parent's rows, with the workers' in-place writes.
+          assert.deepEqual(f.row(0), { w1: 'obstacle', w2: 'rock', d1: 2n, d2: 3 });
+          assert.deepEqual(f.row(1), { w1: 'obstacles', w2: 'obstacle', d1: 2n, d2: 3 });
+          // Each worker's 50 rows are contiguous, starting where its append said.
+          for (const start of r.starts) {
+            const k = Number(f.get(start, 'd1'));
+            for (let i = 0; i < 50; i++) {
+              const row = f.row(start + i);
+              assert.equal(row.w1, i % 7 ? `worker-${k}-${i}` : null);
+              assert.equal(row.w2, i % 2 ? 'obstacle' : `kind-${k}`);
+              assert.equal(row.d1, BigInt(k));
+              if (i % 5 === 0)
+                assert.ok(
+                  Number.isNaN(row.d2) && !f.isNull(start + i, 'd2'),
+                  'a NaN a worker wrote stays a value',
+                );
+              else assert.equal(row.d2, i);
+            }
+          }
+          // pandas counts NaN values as missing; Node keeps NaN (a value) and null apart.
+          assert.equal(r.d2_nulls, 40);
+          assert.equal(r.w1_nulls, 4 * 8);
+          assert.deepEqual(r.row0, ['obstacle', 'rock', 3]);
+          assert.deepEqual(
+            new Set(r.categories),
+            new Set(['obstacle', 'rock', 'kind-0', 'kind-1', 'kind-2', 'kind-3']),
+          );
+          assert.equal(heap.unpublish('seed001'), true);
+          f.close();
+        },
+        { size: '64M', name: uniqueName('seed001') },
+      );
+    },
+  );
 }

@@ -43,35 +43,57 @@ with h5py.File(out, 'r') as h5:
 print(json.dumps(result))
 `;
 
-test('seed 004: Node readDelimited into a process heap, Python gets the frames by key, checks them against np.loadtxt and writes them with h5py', { skip }, async () => {
-  const t = tempDir();
-  try {
-    const files = [1, 2, 3].map((k) => writeMethylationTsv(t.path(`data${k}.txt`), { rows: 20_000 + 1000 * k, seed: k }).path);
-    await withProcessHeap(async (heap) => {
-      const frames = await readDelimited(files, {
-        schema: "[('chr', 'S10'), ('pos', '<i4'), ('pct', '<f4'), ('c', '<i4'), ('t', '<i4')]",
-        workers: 2,
-        concat: false,
-        heap,
-      });
-      frames.forEach((f, i) => {
-        heap.publish(basename(files[i], '.txt'), f);
-        f.close(); // the published entry keeps each frame
-      });
-      assert.deepEqual(heap.published().sort(), ['data1', 'data2', 'data3']);
-      const py = spawnPython(kParent, [heap.name, t.path('seed.h5'), ...files]);
-      const r = JSON.parse(await py.line(/^\{/));
-      await py.ok();
-      for (const [k, key] of ['data1', 'data2', 'data3'].entries()) {
-        assert.deepEqual(r.rows[key], [21_000 + 1000 * k, 21_000 + 1000 * k], key);
-        assert.deepEqual(r.views[key], [true, true, true, true, true, true], `${key}: schema and views`);
-        assert.deepEqual(r.equal[key], [true, true, true, true, true], `${key}: every field equals np.loadtxt`);
-        assert.equal(r.pct_bits[key], true, `${key}: float32 bits equal`);
-        assert.deepEqual(r.h5[key], [21_000 + 1000 * k, true, true], `${key}: the HDF5 dataset`);
-      }
-      for (const key of heap.published()) heap.unpublish(key);
-    }, { size: '64M', name: uniqueName('seed004') });
-  } finally {
-    t.cleanup();
-  }
-});
+test(
+  'seed 004: Node readDelimited into a process heap, Python gets the frames by key, checks them against np.loadtxt and writes them with h5py',
+  { skip },
+  async () => {
+    const t = tempDir();
+    try {
+      const files = [1, 2, 3].map(
+        (k) =>
+          writeMethylationTsv(t.path(`data${k}.txt`), { rows: 20_000 + 1000 * k, seed: k }).path,
+      );
+      await withProcessHeap(
+        async (heap) => {
+          const frames = await readDelimited(files, {
+            schema: "[('chr', 'S10'), ('pos', '<i4'), ('pct', '<f4'), ('c', '<i4'), ('t', '<i4')]",
+            workers: 2,
+            concat: false,
+            heap,
+          });
+          frames.forEach((f, i) => {
+            heap.publish(basename(files[i], '.txt'), f);
+            f.close(); // the published entry keeps each frame
+          });
+          assert.deepEqual(heap.published().sort(), ['data1', 'data2', 'data3']);
+          const py = spawnPython(kParent, [heap.name, t.path('seed.h5'), ...files]);
+          const r = JSON.parse(await py.line(/^\{/));
+          await py.ok();
+          for (const [k, key] of ['data1', 'data2', 'data3'].entries()) {
+            assert.deepEqual(r.rows[key], [21_000 + 1000 * k, 21_000 + 1000 * k], key);
+            assert.deepEqual(
+              r.views[key],
+              [true, true, true, true, true, true],
+              `${key}: schema and views`,
+            );
+            assert.deepEqual(
+              r.equal[key],
+              [true, true, true, true, true],
+              `${key}: every field equals np.loadtxt`,
+            );
+            assert.equal(r.pct_bits[key], true, `${key}: float32 bits equal`);
+            assert.deepEqual(
+              r.h5[key],
+              [21_000 + 1000 * k, true, true],
+              `${key}: the HDF5 dataset`,
+            );
+          }
+          for (const key of heap.published()) heap.unpublish(key);
+        },
+        { size: '64M', name: uniqueName('seed004') },
+      );
+    } finally {
+      t.cleanup();
+    }
+  },
+);
