@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 from ..array.shared_array import register_array_host
-from ..errors import DtypeError, InvalidArgumentError, MissingDependencyError, ShapeError, describe
+from ..errors import DtypeError, InvalidArgumentError, ShapeError, describe
 from ..heap.heap import BlockRef, Heap, resolve
 from ..heap.kinds import register_kind
 from ..heap.layout import KIND_FRAME
@@ -32,90 +32,17 @@ from .layout import (
     F_MAGIC,
     F_RESERVED,
     FRAME_MAGIC,
-    MAX_ROWS,
     group_region,
     parse_schema,
     plan_layout,
     write_layout,
 )
+from .build import check_rows, index_of, requests_for
+from .pandas import infer_type, labels_of, pandas_column, require_pandas, utf8_bytes
 from .stage import is_pandas, stage
 from .store import store_for
 
 KIND = "frame"
-
-
-def _pandas(what):
-    try:
-        import pandas as pd
-
-        return pd
-    except ImportError as err:
-        raise MissingDependencyError(
-            f"{what} needs pandas, which is not installed: pip install pandas (Debian: apt-get install python3-pandas)",
-            {"package": "pandas"},
-        ) from err
-
-
-def _check_rows(value, what):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value <= MAX_ROWS:
-        raise InvalidArgumentError(f"Expected `{what}` to be an integer in [0, {MAX_ROWS}], got {describe(value)}")
-    return int(value)
-
-
-def _size_for(option, name, what, fallback):
-    if option is None:
-        return fallback
-    v = option.get(name) if isinstance(option, dict) else option
-    if v is None:
-        return fallback
-    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_ROWS:
-        raise InvalidArgumentError(f"Expected `{what}` to be an integer in [0, {MAX_ROWS}], got {describe(v)}")
-    return v
-
-
-def _requests(cols, capacity, rows, string_bytes, categories, category_bytes, measured=None):
-    """Column requests with their region sizes: options first, then measured needs, then
-    defaults (build.ts requestsFor)."""
-    names = {n for n, _ in cols}
-    for key, opt in (("string_bytes", string_bytes), ("categories", categories), ("category_bytes", category_bytes)):
-        if isinstance(opt, dict):
-            for n in opt:
-                if n not in names:
-                    raise InvalidArgumentError(f"`{key}` names the unknown column {n!r}")
-        elif opt is not None and (not isinstance(opt, int) or isinstance(opt, bool)):
-            raise InvalidArgumentError(f"Expected `{key}` to be a number or {{column: number}}, got {describe(opt)}")
-    extra = capacity - rows
-    out = []
-    for i, (name, t) in enumerate(cols):
-        m = (measured or {}).get(name, {})
-        sb = m.get("string_bytes")
-        avg = -(-sb // rows) if rows > 0 and sb is not None else 16
-        strings = max(64, 16 * capacity) if sb is None else sb + avg * extra
-        ml = m.get("labels")
-        labels = min(65536, max(16, capacity)) if ml is None else max(2 * ml, ml + 16)
-        mb = m.get("label_bytes")
-        label_bytes = 16 * labels if mb is None else max(2 * mb, mb + 256)
-        cats = _size_for(categories, name, "categories", labels)
-        out.append(
-            (
-                name,
-                t,
-                _size_for(string_bytes, name, "string_bytes", min(MAX_ROWS, strings)) if t.kind == "utf8" else 0,
-                cats if t.kind == "category" else 0,
-                _size_for(category_bytes, name, "category_bytes", label_bytes)
-                if t.kind == "category"
-                else 0,
-            )
-        )
-    return out
-
-
-def _index_of(index, names):
-    if index is None:
-        return -1
-    if index not in names:
-        raise InvalidArgumentError(f"Expected `index` to name a column, got {describe(index)}; the columns are {names}")
-    return names.index(index)
 
 
 def _heap_arg(heap):
@@ -179,17 +106,17 @@ class SharedFrame:
         """
         _heap_arg(heap)
         cols = parse_schema(schema)
-        length = _check_rows(length, "length")
+        length = check_rows(length, "length")
         if capacity is None and length == 0:
             raise InvalidArgumentError(
                 "Expected `capacity` (the rows the frame can hold; frames do not grow), got None: "
                 "SharedFrame.create(heap, schema, capacity=1000)"
             )
-        capacity = length if capacity is None else _check_rows(capacity, "capacity")
+        capacity = length if capacity is None else check_rows(capacity, "capacity")
         if length > capacity:
             raise InvalidArgumentError(f"Expected `length` ({length}) to be at most `capacity` ({capacity})")
-        requests = _requests(cols, capacity, 0, string_bytes, categories, category_bytes)
-        idx = _index_of(index, [n for n, _ in cols])
+        requests = requests_for(cols, capacity, 0, string_bytes, categories, category_bytes)
+        idx = index_of(index, [n for n, _ in cols])
 
         def fill(frame):
             if length > 0:
@@ -218,7 +145,7 @@ class SharedFrame:
         ``df.reset_index()`` first to keep it). dtypes follow the columns (``schema`` overrides
         some or all): numbers, bool, datetime64 (UTC for time zones), category, strings (utf8),
         bytes (``|S<n>``), nullable Int/boolean/string. pandas' missing values become nulls."""
-        pd = _pandas("SharedFrame.from_pandas")
+        pd = require_pandas("SharedFrame.from_pandas")
         _heap_arg(heap)
         if not isinstance(df, pd.DataFrame):
             raise InvalidArgumentError(f"Expected a pandas DataFrame, got {describe(df)}")
@@ -236,19 +163,19 @@ class SharedFrame:
         measured = {}
         for n in names:
             s = df[n]
-            t = given.get(n) or _infer(s, n)
+            t = given.get(n) or infer_type(s, n)
             cols.append((n, t))
             if t.kind == "utf8":
-                measured[n] = {"string_bytes": _utf8_bytes(s)}
+                measured[n] = {"string_bytes": utf8_bytes(s)}
             elif t.kind == "category":
-                labels = _labels_of(s)
+                labels = labels_of(s)
                 measured[n] = {"labels": len(labels), "label_bytes": sum(len(l.encode("utf-8")) for l in labels)}
         rows = len(df)
-        capacity = rows if capacity is None else _check_rows(capacity, "capacity")
+        capacity = rows if capacity is None else check_rows(capacity, "capacity")
         if capacity < rows:
             raise InvalidArgumentError(f"Expected `capacity` to be at least the {rows} rows given, got {capacity}")
-        requests = _requests(cols, capacity, rows, string_bytes, categories, category_bytes, measured)
-        idx = _index_of(index, names)
+        requests = requests_for(cols, capacity, rows, string_bytes, categories, category_bytes, measured)
+        idx = index_of(index, names)
 
         def fill(frame):
             frame._append_columns({n: df[n] for n in names}, rows, pandas_nulls=True)
@@ -505,7 +432,7 @@ class SharedFrame:
         ``df.loc[:, 'x'] *= 2`` writes through to the heap (Node and other processes see it).
         Operations that consolidate columns (``df.values``, adding a column with ``df[c] =``)
         may copy; ``frame.col(name)`` is the safe path for writes."""
-        pd = _pandas("SharedFrame.to_pandas()")
+        pd = require_pandas("SharedFrame.to_pandas()")
         names = self.columns if columns is None else list(columns)
         n = self.length
         start = self._view["start"]
@@ -523,7 +450,7 @@ class SharedFrame:
             if c.kind == "category":
                 data[name] = pd.Categorical.from_codes(view, categories=c.dict.labels())
                 continue
-            data[name] = _pandas_column(pd, c.dt.kind, view, valid, all_valid)
+            data[name] = pandas_column(pd, c.dt.kind, view, valid, all_valid)
         return pd.DataFrame(data, copy=False)
 
     # ------------------------------------------------------------------ handles and lifetime
@@ -556,49 +483,6 @@ class SharedFrame:
         if self.closed:
             return "SharedFrame(closed)"
         return f"SharedFrame({self.length} of {self.capacity} rows, {self.schema})"
-
-
-def _pandas_column(pd, k, view, valid, all_valid):
-    """One fixed-width column for pandas: the view itself when pandas can take it as is."""
-    if k == "M":
-        if not all_valid and not np.isnat(view[~valid]).all():
-            view = np.where(valid, view, np.datetime64("NaT"))
-        if not _fits_ns(view, valid):
-            # pandas 1.5 holds datetime64[ns] only: dates outside 1677-2262 stay objects.
-            objects = np.empty(len(view), dtype=object)
-            objects[:] = list(view)
-            if valid is not None:
-                objects[~valid] = None
-            return pd.array(objects, dtype=object)
-        return view
-    if all_valid:
-        return view
-    if k in "iu":
-        return pd.arrays.IntegerArray(view, ~valid)
-    if k == "b":
-        return pd.arrays.BooleanArray(view, ~valid)
-    if k == "f":
-        return view if bool(np.isnan(view[~valid]).all()) else np.where(valid, view, np.nan)
-    out = view.astype(object)  # |S<n> with nulls
-    out[~valid] = None
-    return out
-
-
-_NS_MIN = np.datetime64(-(2**63) + 1, "ns")
-_NS_MAX = np.datetime64(2**63 - 1, "ns")
-
-
-def _fits_ns(values, valid):
-    """Whether the valid datetimes fit pandas 1.5's nanosecond range."""
-    if values.dtype == np.dtype("<M8[ns]"):
-        return True
-    v = values[valid] if valid is not None else values
-    if v.size == 0:
-        return True
-    unit = np.datetime_data(values.dtype)[0]
-    lo = _NS_MIN.astype(f"M8[{unit}]")
-    hi = _NS_MAX.astype(f"M8[{unit}]")
-    return bool(((v >= lo) & (v <= hi)).all())
 
 
 def _is_sequence(v):
@@ -638,87 +522,6 @@ def _check_frame_view(view, store):
     if view.get("columns") is not None:
         out["columns"] = list(view["columns"])
     return out
-
-
-def _infer(s, name):
-    """The column type of a pandas Series."""
-    from .layout import column_type
-
-    dt = s.dtype
-    dname = getattr(dt, "name", str(dt))
-    if dname == "category":
-        return column_type("category", name)
-    if isinstance(dt, np.dtype):
-        if dt.kind == "O":
-            return _infer_objects(s, name)
-        if dt.kind == "M":
-            return column_type(dt, name)
-        if dt.kind == "U":
-            return column_type("utf8", name)
-        return column_type(dt, name)
-    if getattr(dt, "tz", None) is not None:
-        return column_type("M8[ns]", name)
-    if dname in ("string", "str"):
-        return column_type("utf8", name)
-    if dname == "boolean":
-        return column_type("bool", name)
-    numpy_dt = getattr(dt, "numpy_dtype", None)
-    if numpy_dt is not None:
-        return column_type(numpy_dt, name)
-    raise DtypeError(f"Column {name!r} has pandas dtype {dname}, which a SharedFrame cannot hold: convert it first")
-
-
-def _infer_objects(s, name):
-    from .layout import column_type
-    from .stage import _missing
-
-    kinds = set()
-    width = 1
-    for v in s.tolist():
-        if _missing(v, True):
-            continue
-        if isinstance(v, str):
-            kinds.add("str")
-        elif isinstance(v, (bytes, bytearray)):
-            kinds.add("bytes")
-            width = max(width, len(v))
-        elif isinstance(v, bool):
-            kinds.add("bool")
-        else:
-            raise DtypeError(
-                f"Cannot infer a dtype for column {name!r}: it holds {describe(v)}. Values must be str, bytes or "
-                "None (or give the column's dtype in `schema`)"
-            )
-    if len(kinds) > 1:
-        raise DtypeError(f"Column {name!r} mixes {' and '.join(sorted(kinds))} values: give its dtype in `schema`")
-    kind = kinds.pop() if kinds else "str"
-    if kind == "bytes":
-        return column_type(f"S{width}", name)
-    if kind == "bool":
-        return column_type("bool", name)
-    return column_type("utf8", name)
-
-
-def _utf8_bytes(s):
-    total = 0
-    for v in s.tolist():
-        if isinstance(v, str):
-            total += len(v.encode("utf-8", "surrogatepass"))
-    return total
-
-
-def _labels_of(s):
-    pd = _pandas("from_pandas")
-    if getattr(s.dtype, "name", "") == "category":
-        return [c for c in s.cat.categories if isinstance(c, str)]
-    seen = []
-    known = set()
-    for v in s.tolist():
-        if isinstance(v, str) and v not in known:
-            known.add(v)
-            seen.append(v)
-    del pd
-    return seen
 
 
 def _attach_pickled(text):
