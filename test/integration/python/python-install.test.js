@@ -31,7 +31,7 @@ test(
       cpSync(pythonDir, src, {
         recursive: true,
         filter: (p) =>
-          !p.includes('__pycache__') && !p.endsWith('.egg-info') && !p.includes('/build'),
+          !p.includes('__pycache__') && !p.endsWith('.egg-info') && p !== join(pythonDir, 'build'),
       });
       const venv = join(dir, 'venv');
       run(pythonPath, ['-m', 'venv', '--system-site-packages', venv]);
