@@ -10,7 +10,7 @@
   copy=False), which copies every field into its own column.
 
 Each is timed from "the other process has the data ready" to "this process has the DataFrame".
-The frame: 8 float64 columns, 2 int32 columns, 1 bool and 1 datetime64[ns] (73 bytes per row).
+The frame: 8 float64 columns, 2 int32 columns, 1 bool and 1 datetime64[ns] (81 bytes per row).
 
 usage: attach_frame.py --heap NAME --key KEY --rows N [--repeats R] [--method shmframe|pickle|seed ...]
 Prints one JSON object (see bench/README.md).

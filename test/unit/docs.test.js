@@ -7,7 +7,7 @@ import { needPython, pythonEnv, pythonPath } from '../helpers/python.js';
 for (const guide of ['docs/getting-started.md', 'docs/coming-from-python.md', 'docs/python.md'])
   testMarkdownExamples(guide);
 
-for (const guide of ['docs/python.md', 'docs/coming-from-python.md'])
+for (const guide of ['docs/python.md', 'docs/coming-from-python.md', 'README.md'])
   testPythonMarkdownExamples(guide, {
     skip: noNative || needPython(['numpy', 'pandas']),
     python: pythonPath,
