@@ -317,6 +317,15 @@ export function detectPython(modules = ['numpy', 'pandas', 'h5py']) {
   return out;
 }
 
+/** The environment of bench Python scripts: the repository's package (python/) importable. */
+export function pythonEnv() {
+  const dir = join(rootDir, 'python');
+  return {
+    ...process.env,
+    PYTHONPATH: process.env.PYTHONPATH ? `${dir}:${process.env.PYTHONPATH}` : dir,
+  };
+}
+
 /**
  * Runs `bench/python/<script>` with `args` under `pythonPath` and parses the one JSON object it
  * prints on its last stdout line. Samples the memory of its process tree meanwhile. Resolves to
@@ -329,6 +338,7 @@ export function runPython(script, args = [], { timeoutMs = 30 * 60_000, interval
     const t0 = performance.now();
     const child = spawn(pythonPath, [path, ...args.map(String)], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: pythonEnv(),
     });
     const sampler = sampleTree(child.pid, { intervalMs });
     let stdout = '';

@@ -7,6 +7,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { noNative } from './helpers/process.js';
+import { needPython } from './helpers/python.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = join(root, 'examples');
@@ -56,6 +58,26 @@ const expected = {
     /^rows per file: 50000 \+ 50000 \+ 50000 \+ 50000$/m,
     /^wrote combined\.h5: datasets data1, data2, data3, data4/m,
     /^(read back data3: 50000 rows, identical: true|HDF5 read-back skipped: .*h5wasm.*)$/m,
+  'python-000-frame-views': [
+    /^columns that are views of the heap: col1, col2, n, flag, when$/m,
+    /^node sees col1 = \[0, 2, 4, 6, 8, 10, 12, 14, 16, 18\]$/m,
+    /^python \(second process\) sees col1 = \[0\.0, 2\.0, 4\.0, 6\.0, 8\.0, 10\.0, 12\.0, 14\.0, 16\.0, 18\.0\]$/m,
+    /^node sees col2 = \[0, 3, 6, 9, 12, 15, 18, 21, 24, 27\]$/m,
+  ],
+  'python-001-pool-writes': [
+    /^4 workers appended 50 rows each at rows 2, 52, 102, 152: length 202$/m,
+    /^python parent: d2 has 40 missing values, row 1 d2 = 3\.0$/m,
+    /^node reads 202 rows; schema w1:utf8 w2:category d1:<i8 d2:<f8$/m,
+    /^node: d2 has 40 nulls; categories of w2: obstacle(, kind-[0-3]){4}$/m,
+  ],
+  'python-002-queue-producer': [
+    /^node consumed 80 frames of 480x640 u1 \(camera 1: 40, camera 2: 40\), in order$/m,
+    /^node got: camera 1 done, skipped 0$/m,
+  ],
+  'python-004-load-to-hdf5': [
+    /^node loaded 20000 \+ 20000 \+ 20000 rows and published data1, data2, data3$/m,
+    /^data3: 20000 rows, equal to np\.loadtxt: True$/m,
+    /^wrote seed004\.h5: datasets data1, data2, data3, 60000 rows$/m,
   ],
   '004-load-and-hdf5': [
     /^loaded 200000 rows from 4 files with 2 workers \(50000 \+ 50000 \+ 50000 \+ 50000 rows\)/m,
@@ -103,8 +125,17 @@ function printsBlock(name) {
   return m[1];
 }
 
+// The Python examples need /usr/bin/python3 with these modules (and skip, saying so, without).
+const pythonNeeds = {
+  'python-000-frame-views': ['numpy', 'pandas'],
+  'python-001-pool-writes': ['numpy', 'pandas'],
+  'python-002-queue-producer': ['numpy'],
+  'python-004-load-to-hdf5': ['numpy', 'h5py'],
+};
+
 for (const name of folders) {
-  test(`example ${name} runs and cleans up, and prints what its README shows`, async () => {
+  const skip = pythonNeeds[name] ? noNative || needPython(pythonNeeds[name]) : false;
+  test(`example ${name} runs and cleans up, and prints what its README shows`, { skip }, async () => {
     const r = await run(name);
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     const shown = printsBlock(name);

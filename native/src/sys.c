@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <math.h>
+#include <stddef.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -51,6 +52,31 @@ int32_t sf_add(int32_t *addr, int32_t delta) {
 }
 int32_t sf_exchange(int32_t *addr, int32_t value) {
   return __atomic_exchange_n(addr, value, __ATOMIC_SEQ_CST);
+}
+
+/* The *_mark functions mirror Words.addMark / decMark / casMark (src/heap/words.ts): an atomic
+   operation, then a plain store recording that it happened, with no call in between. A Python
+   caller making two ctypes calls could be killed between them (a window of about a microsecond
+   per reference operation); here the window is two instructions. */
+int32_t sf_add_mark(int32_t *addr, int32_t delta, int32_t *mark) {
+  int32_t before = __atomic_fetch_add(addr, delta, __ATOMIC_SEQ_CST);
+  if (mark != NULL) __atomic_store_n(mark, 1, __ATOMIC_RELAXED);
+  return before;
+}
+
+int32_t sf_dec_mark(int32_t *addr, int32_t *mark) {
+  int32_t before = __atomic_fetch_sub(addr, 1, __ATOMIC_SEQ_CST);
+  if (mark != NULL) __atomic_store_n(mark, before == 1 ? 2 : 1, __ATOMIC_RELAXED);
+  return before;
+}
+
+int32_t sf_cas_mark(int32_t *addr, int32_t expected, int32_t desired, int32_t *mark,
+                    int32_t phase) {
+  int32_t seen = expected;
+  if (__atomic_compare_exchange_n(addr, &seen, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
+      mark != NULL)
+    __atomic_store_n(mark, phase, __ATOMIC_RELAXED);
+  return seen;
 }
 
 int sf_memfd(const char *name, int64_t size) {

@@ -36,6 +36,17 @@ int32_t sf_cas(int32_t *addr, int32_t expected, int32_t desired);
 int32_t sf_add(int32_t *addr, int32_t delta);
 int32_t sf_exchange(int32_t *addr, int32_t value);
 
+/*
+ * An atomic operation and, right after it, a store to `mark` (NULL: none) saying it happened:
+ * Words.addMark / decMark / casMark of src/heap/words.ts for Python (one call, so a process killed
+ * in between leaves no doubt about which happened). sf_add_mark stores 1; sf_dec_mark subtracts 1
+ * and stores 2 when the count was 1 (the last reference), else 1; sf_cas_mark stores `phase` when
+ * the swap happened. Each returns the value before.
+ */
+int32_t sf_add_mark(int32_t *addr, int32_t delta, int32_t *mark);
+int32_t sf_dec_mark(int32_t *addr, int32_t *mark);
+int32_t sf_cas_mark(int32_t *addr, int32_t expected, int32_t desired, int32_t *mark, int32_t phase);
+
 /* memfd_create(name, MFD_CLOEXEC) and ftruncate to `size`; returns the fd or -errno. */
 int sf_memfd(const char *name, int64_t size);
 

@@ -158,3 +158,36 @@ export function testMarkdownExamples(
     });
   }
 }
+
+/**
+ * One test per runnable ```python block of `file` (those whose first line is a `# ` comment, the
+ * test's title): the block runs with /usr/bin/python3 and the repository's package importable,
+ * exits 0, and every `print(x)  # value` comment states how one line of its output starts.
+ * Skipped, saying why, when Python lacks the modules `needs`.
+ */
+export function testPythonMarkdownExamples(
+  file,
+  { label = file, skip = false, timeout = 60_000, python, env } = {},
+) {
+  const text = readFileSync(join(root, file), 'utf8');
+  const blocks = [...text.matchAll(/```python\n([\s\S]*?)```/g)]
+    .map((m) => m[1])
+    .filter((b) => b.startsWith('# '));
+  test(`${label} has runnable Python examples`, () => {
+    assert.ok(blocks.length >= 1);
+  });
+  blocks.forEach((code, i) => {
+    const title = code.split('\n')[0].slice(2);
+    test(`${label} Python example ${i + 1} runs: ${title}`, { skip }, () => {
+      const r = spawnSync(python, ['-c', code], { cwd: root, encoding: 'utf8', timeout, env });
+      assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+      const expected = [...code.matchAll(/print\([^\n]*\)\s*# ([^\s:]+)/g)].map((m) => m[1]);
+      const printed = r.stdout.trim().split('\n');
+      for (const value of expected)
+        assert.ok(
+          printed.some((line) => line.startsWith(value)),
+          `expected output starting with ${value}, got:\n${r.stdout}`,
+        );
+    });
+  });
+}

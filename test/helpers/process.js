@@ -23,11 +23,22 @@ export const noNative =
  * promises of its output and exit.
  */
 export function spawnNode(source, args = [], { fds = [], env, stdin = 'ignore' } = {}) {
-  const child = spawn(
+  return spawnProcess(
     process.execPath,
     ['--input-type=module', '-e', source, '--', 'child', ...args.map(String)], // argv.slice(2) = args
-    { stdio: [stdin, 'pipe', 'pipe', ...fds], env: env ?? process.env },
+    { fds, env, stdin },
   );
+}
+
+/**
+ * Starts `command argv...` as a tracked child (see {@link assertNoChildren}), with extra fds from
+ * `fds`. Returns the child and promises of its output and exit, as {@link spawnNode} does.
+ */
+export function spawnProcess(command, argv, { fds = [], env, stdin = 'ignore' } = {}) {
+  const child = spawn(command, argv, {
+    stdio: [stdin, 'pipe', 'pipe', ...fds],
+    env: env ?? process.env,
+  });
   children.add(child);
   let out = '';
   let err = '';
@@ -44,7 +55,10 @@ export function spawnNode(source, args = [], { fds = [], env, stdin = 'ignore' }
     line(re = /./) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const hit = out.split('\n').find((l) => re.test(l));
+          const hit = out
+            .split('\n')
+            .slice(0, -1)
+            .find((l) => re.test(l)); // whole lines only
           if (hit !== undefined) {
             child.stdout.off('data', check);
             resolve(hit);
