@@ -302,11 +302,13 @@ export class Allocator {
 
   unlock(): void {
     const w = this.w;
-    const was = w.cas(H_LOCK, this.#me, 0);
+    // A plain read first (a store alone was the cost before the check): the word changes under
+    // a holder only if someone took the lock over, believing this thread gone; then its rebuild
+    // may have raced with this thread's writes, and nothing can be trusted after that.
+    const held = w.get(H_LOCK) === this.#me;
+    if (held) w.store(H_LOCK, 0);
     this.#leave();
-    // Someone took the lock while this thread held it: it believed this thread gone, so its
-    // rebuild may have raced with this thread's writes. Nothing can be trusted after that.
-    if (was !== this.#me) this.markCorrupt(kCorruptLock);
+    if (!held) this.markCorrupt(kCorruptLock);
     if (w.load(H_LOCK_WAITERS) > 0) w.notify(H_LOCK, 1);
   }
 
@@ -370,16 +372,12 @@ export class Allocator {
    * an allocated block with an intact header.
    */
   checkAllocated(unit: number): number {
-    if (this.#hw(unit, B_MAGIC) !== kAllocMagic) {
-      throw this.#corrupt(
-        kCorruptBlocks,
-        `unit ${unit} was to be freed but is not an allocated block (freed twice?)`,
-      );
-    }
     if (!this.allocatedIntact(unit)) {
       throw this.#corrupt(
         kCorruptBlocks,
-        `the header of block ${unit} does not match its check word`,
+        this.#hw(unit, B_MAGIC) !== kAllocMagic
+          ? `unit ${unit} was to be freed but is not an allocated block (freed twice?)`
+          : `the header of block ${unit} does not match its check word`,
       );
     }
     return this.#hwU(unit, B_SIZE);

@@ -281,8 +281,8 @@ export class Ledger {
     if (this.#slot >= 0) {
       const w = this.#w;
       const e = this.#entry;
-      if (w.load(e + T_STATE) === kThreadLive && w.load(e + T_THREAD) === this.#threadId)
-        return true;
+      // Plain reads: the words change under a live thread only when they were overwritten.
+      if (w.get(e + T_STATE) === kThreadLive && w.get(e + T_THREAD) === this.#threadId) return true;
       throw this.#corrupt(
         `the thread-table entry of thread ${this.#threadId} no longer names it (state ` +
           `${w.load(e + T_STATE)}, thread ${w.load(e + T_THREAD)})`,
