@@ -353,20 +353,22 @@ export class HeapCore {
     return reaped;
   }
 
-  /** Releases every thread recorded for process slot `s`. */
+  /** Releases every thread recorded for process slot `s` (a process that is gone). */
   #releaseSlot(s: number): void {
     const w = this.w;
-    const { start, cap } = this.table;
     const lo = s * kSlotSpan;
     const hi = lo + kSlotSpan;
+    // The allocator first: releasing the threads frees their ledgers, which needs the lock one of
+    // them may have died holding (also a thread of it that had no ledger, a visitor).
+    const owner = w.load(H_LOCK) - 1;
+    if (owner >= lo && owner < hi) this.#repairIfOwnedBy(owner);
+    const { start, cap } = this.table;
     for (let i = 0; i < cap; i++) {
       const at = start + i * kThreadWords;
       if (w.load(at + T_STATE) === kThreadFree) continue;
       const tid = w.load(at + T_THREAD);
       if (tid >= lo && tid < hi) this.releaseThread(tid);
     }
-    const owner = w.load(H_LOCK) - 1;
-    if (owner >= lo && owner < hi) this.alloc.repairIfOwnedBy(owner);
   }
 
   /**
@@ -814,14 +816,15 @@ export class HeapCore {
     const w = this.w;
     const s = Math.floor(tid / kSlotSpan);
     if (s !== this.slot && this.procs !== undefined) {
-      // Another process's thread: gone if its process is, released first so that what it
-      // guarded is repaired before a waiter takes over.
+      // A thread of another process: gone once its process is (a dead process's threads run no
+      // code even while their entries wait to be released). Releasing it first repairs what it
+      // guarded before a waiter takes over.
       if (s < 1 || s > this.procs.cap) return true;
       const e = this.procs.entry(s);
-      if (e.state === kProcFree) return !hasThread(w, tid);
-      if (this.procs.alive(e) && e.state !== kProcReaping) return false;
+      if (e.state === kProcFree || e.state === kProcReaping) return true;
+      if (e.state === kProcClaiming || this.procs.alive(e)) return false;
       this.reapDead();
-      return !hasThread(w, tid);
+      return true;
     }
     if (w.load(H_THREAD_OVERFLOW) !== 0) return false;
     const { start, cap } = this.table;
@@ -874,17 +877,6 @@ export class HeapCore {
   get ticketCapacity(): number {
     return this.tickets.capacity;
   }
-}
-
-/** Whether thread identity `tid` has an entry in the thread table. */
-function hasThread(w: Words, tid: number): boolean {
-  const start = H_TABLES + w.getU(H_TICKET_CAP) * kTicketWords;
-  const cap = w.get(H_THREAD_CAP);
-  for (let i = 0; i < cap; i++) {
-    const at = start + i * kThreadWords;
-    if (w.load(at + T_STATE) !== kThreadFree && w.load(at + T_THREAD) === tid) return true;
-  }
-  return false;
 }
 
 /** Whether any thread of process slot `s` is still recorded in the thread table. */
