@@ -65,10 +65,17 @@ test('package.json names its repository, and the tarball holds the built package
   assert.ok(files.some((f) => f.startsWith('docs/') && f.endsWith('.md')));
   // The native backend ships as sources (built on the user's machine, no download) with its
   // build script; nothing else of src/, test/, bench/, examples/ or scripts/.
-  for (const f of ['native/binding.gyp', 'native/src/addon.cc', 'native/src/sys.c', 'scripts/build-native.js'])
+  for (const f of [
+    'native/binding.gyp',
+    'native/src/addon.cc',
+    'native/src/sys.c',
+    'scripts/build-native.js',
+  ])
     assert.ok(shipped.has(f), `${f} is shipped`);
   assert.ok(
-    !files.some((f) => /^(src|test|bench|examples|scripts)\//.test(f) && f !== 'scripts/build-native.js'),
+    !files.some(
+      (f) => /^(src|test|bench|examples|scripts)\//.test(f) && f !== 'scripts/build-native.js',
+    ),
     'sources stay out',
   );
   assert.ok(!files.some((f) => f.startsWith('native/build/')), 'no prebuilt binary is shipped');
