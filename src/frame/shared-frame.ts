@@ -566,7 +566,7 @@ export class SharedFrame<S extends FrameSchema = FrameSchema> {
    * an exact bigint for 64-bit integer columns. A NaN value makes it NaN unless `skipNaN`.
    * @example frame.sum('price', { skipNaN: true })
    */
-  sum(name: string, options?: ReduceOptions): number | bigint {
+  sum(name: ColumnName<S>, options?: ReduceOptions): number | bigint {
     return this.#reduce('sum', name, options) as number | bigint;
   }
 
@@ -574,32 +574,33 @@ export class SharedFrame<S extends FrameSchema = FrameSchema> {
    * The mean of a number or bool column's non-null values, or null when there are none.
    * @example frame.mean('pct')
    */
-  mean(name: string, options?: ReduceOptions): number | null {
+  mean(name: ColumnName<S>, options?: ReduceOptions): number | null {
     return this.#reduce('mean', name, options) as number | null;
   }
 
   /**
    * The least non-null value of any column (as `get` returns it: number, bigint, boolean,
-   * Date, string), or null when there is none. NaN if a value is NaN, unless `skipNaN`.
+   * Date, string), or null when there is none. NaN if a value is NaN, unless `skipNaN`. In a
+   * typed frame its type is the column's `get` type (`Date | null` for a datetime column).
    * @example frame.min('when') // a Date
    */
-  min(name: string, options?: ReduceOptions): ReduceValue {
-    return this.#reduce('min', name, options);
+  min<K extends ColumnName<S>>(name: K, options?: ReduceOptions): FrameCellOf<DtypeAt<S, K>> {
+    return this.#reduce('min', name, options) as FrameCellOf<DtypeAt<S, K>>;
   }
 
   /**
    * The greatest non-null value of any column, or null when there is none (see {@link min}).
    * @example frame.max('pos')
    */
-  max(name: string, options?: ReduceOptions): ReduceValue {
-    return this.#reduce('max', name, options);
+  max<K extends ColumnName<S>>(name: K, options?: ReduceOptions): FrameCellOf<DtypeAt<S, K>> {
+    return this.#reduce('max', name, options) as FrameCellOf<DtypeAt<S, K>>;
   }
 
   /**
    * The number of non-null values of a column (NaN values excluded too with `skipNaN`).
    * @example frame.count('d2') // pandas' df['d2'].count() is frame.count('d2', { skipNaN: true })
    */
-  count(name: string, options?: ReduceOptions): number {
+  count(name: ColumnName<S>, options?: ReduceOptions): number {
     return this.#reduce('count', name, options) as number;
   }
 
@@ -607,7 +608,7 @@ export class SharedFrame<S extends FrameSchema = FrameSchema> {
    * True when the cell is null or holds NaN (pandas' `isna`); {@link isNull} is null only.
    * @example frame.isna(1, 'd2')
    */
-  isna(row: number, col: string): boolean {
+  isna(row: number, col: ColumnName<S>): boolean {
     const c = this.#colOf(col);
     return isNA(c, this.#row(row));
   }
@@ -616,23 +617,24 @@ export class SharedFrame<S extends FrameSchema = FrameSchema> {
    * A new frame (a new block in the same heap, capacity = its rows) of the rows whose `mask`
    * value is truthy: a mask is one value per row (an array, a TypedArray such as a bool
    * column's `col()`), or a function of the row position. Every column kind is copied, nulls
-   * kept; the index column stays the index. Close it too.
+   * kept; the index column stays the index. It has this frame's (or view's) columns and type.
+   * Close it too.
    * @example
    * const x = frame.col('x');
    * using big = frame.filter((i) => x[i] > 0.4);
    */
-  filter(mask: ArrayLike<unknown> | ((row: number) => unknown)): SharedFrame {
-    return SharedFrame.#wrap(filterRows(this.#rows(), mask, this.#ref.heap));
+  filter(mask: ArrayLike<unknown> | ((row: number) => unknown)): SharedFrame<S> {
+    return SharedFrame.#wrap<S>(filterRows(this.#rows(), mask, this.#ref.heap));
   }
 
   /**
    * A new frame (a new block in the same heap) of the rows sorted by one column or several:
    * stable, nulls and NaN last (pandas' `sort_values`), strings in JS order (category columns
-   * by label). Close it too.
+   * by label). It has this frame's (or view's) columns and type. Close it too.
    * @example using byPct = frame.sortBy('pct', { descending: true }); // byPct.head(10)
    */
-  sortBy(names: string | readonly string[], options?: SortOptions): SharedFrame {
-    return SharedFrame.#wrap(sortRows(this.#rows(), names, options, this.#ref.heap));
+  sortBy(names: ColumnName<S> | readonly ColumnName<S>[], options?: SortOptions): SharedFrame<S> {
+    return SharedFrame.#wrap<S>(sortRows(this.#rows(), names, options, this.#ref.heap));
   }
 
   // ------------------------------------------------------------------ Arrow

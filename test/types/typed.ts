@@ -186,6 +186,53 @@ export function frames(): void {
   void [ac, tx, kx];
 }
 
+export function computing(): void {
+  // filter and sortBy make a frame of the same columns: it keeps the schema (seed 001's frame)
+  const f = SharedFrame.from(
+    {
+      w1: ['obstacle', 'wall', null],
+      d1: [2, 5, 1],
+      d2: [3, NaN, null],
+      t: [new Date(), null, null],
+    },
+    { schema: { d1: 'i4', w1: 'category' } },
+  );
+  const big = f.filter(Array.from(f.col('d1'), (d) => d > 1));
+  expectType<Equal<typeof big, typeof f>>();
+  const sorted = big.sortBy('d2', { descending: true });
+  expectType<Equal<typeof sorted, typeof f>>();
+  const w1: import('shmframe').CategoryColumn = sorted.col('w1');
+  const d1: Int32Array = f.sortBy(['w1', 'd1']).col('d1');
+  const picked = f.select(['d1', 'd2']).filter((i) => i > 0);
+  // @ts-expect-error: the view showed d1 and d2 only
+  picked.col('w1');
+  // @ts-expect-error: no such column
+  f.sortBy('nope');
+  // @ts-expect-error: no such column among the keys
+  f.sortBy(['d1', 'nope']);
+  // min and max read as get does
+  const first: string | null = f.min('w1');
+  const last: Date | null = f.max('t');
+  const most: number | null = f.max('d1');
+  // @ts-expect-error: a number column's max is not a string
+  const wrong: string | null = f.max('d1');
+  // @ts-expect-error: no such column
+  f.sum('nope');
+  // @ts-expect-error: no such column
+  f.mean('nope');
+  // @ts-expect-error: no such column
+  f.count('nope');
+  // @ts-expect-error: no such column
+  f.isna(0, 'nope');
+  const total: number | bigint = f.sum('d1');
+  const mean: number | null = f.mean('d2', { skipNaN: true });
+  // untyped frames take any name and give the unions
+  const u: SharedFrame = f;
+  const us: SharedFrame = u.sortBy('anything').filter([true]);
+  const um: import('shmframe').FrameCell = u.min('anything');
+  void [w1, d1, first, last, most, wrong, total, mean, us, um];
+}
+
 export async function loaders(): Promise<void> {
   const f = await readDelimited('data.txt', {
     schema: "[('chr', 'S10'), ('pos', '<i4'), ('pct', '<f4'), ('c', '<i4'), ('t', '<i4')]",
