@@ -7,7 +7,7 @@ export type { HeapStats, HeapOptions, ReleaseReport } from './heap/heap.js';
 export type { Handle } from './heap/handle.js';
 export { isHandle } from './heap/handle.js';
 export { SharedArray } from './array/shared-array.js';
-export type { ArrayOptions } from './array/shared-array.js';
+export type { ArrayOptions, ArrayFromOptions } from './array/shared-array.js';
 export type { TypedArray, DatetimeUnit } from './array/dtype.js';
 export type { Scalar } from './array/element.js';
 export { SharedQueue } from './sync/shared-queue.js';

@@ -9,7 +9,7 @@
  */
 import { ClosedError } from '../errors.js';
 import type { HeapCore } from './core.js';
-import { assertHandle, type Handle } from './handle.js';
+import { assertHandle, makeHandle, type Handle } from './handle.js';
 import { Heap, kCore } from './heap.js';
 
 const registry = new FinalizationRegistry<BlockRef>((ref) => ref.collected());
@@ -101,8 +101,7 @@ export class BlockRef {
   share<V>(kindName: string, view?: V): Handle<V> {
     this.check(`This ${kindName}`);
     const t = this.core.share(this.unit);
-    return {
-      $shmframe: 'handle',
+    return makeHandle({
       kind: kindName,
       heap: this.core.id,
       buffer: this.core.buffer,
@@ -111,7 +110,7 @@ export class BlockRef {
       ticket: t.slot,
       serial: t.serial,
       view,
-    };
+    });
   }
 
   /**
