@@ -15,6 +15,7 @@ import {
   B_REFS,
   B_SIZE,
   B_VERKIND,
+  H_ALIAS_PROBE,
   H_DATA_START,
   H_END,
   H_ID_HI,
@@ -158,6 +159,25 @@ export class HeapCore {
       );
     }
     return core;
+  }
+
+  /**
+   * Whether `buffer` is this heap's memory, not a byte copy of it (a copy has the same header,
+   * id included). A fresh random value is written through this heap's buffer and must read back
+   * through `buffer`; a concurrent probe by another thread can only make that fail, so it is
+   * tried a few times. Posted handles bring a new SharedArrayBuffer object for the same memory
+   * every time, so identity (`===`) cannot tell.
+   */
+  sharesMemory(buffer: SharedArrayBuffer): boolean {
+    if (buffer === this.buffer) return true;
+    if (buffer.byteLength !== this.buffer.byteLength) return false;
+    const other = new Int32Array(buffer, 0, H_ALIAS_PROBE + 1);
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const token = ((Math.random() * 2 ** 32) | 0) || 1;
+      this.w.store(H_ALIAS_PROBE, token);
+      if (Atomics.load(other, H_ALIAS_PROBE) === token) return true;
+    }
+    return false;
   }
 
   /** Allocates a block holding one reference owned by this thread. */

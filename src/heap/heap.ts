@@ -6,7 +6,7 @@ import {
   threadId,
   type Worker,
 } from 'node:worker_threads';
-import { InvalidArgumentError, describe } from '../errors.js';
+import { CorruptError, InvalidArgumentError, describe } from '../errors.js';
 import { formatBytes, parseSize } from '../util/size.js';
 import { HeapCore, kMinHeapSize, type ReleaseReport } from './core.js';
 import { kUnit } from './layout.js';
@@ -167,15 +167,20 @@ export class Heap {
     setEnvironmentData(kEnvKey, heap.buffer);
   }
 
-  /** The heap in `buffer` (a heap's `buffer`, received from another thread), registered in this thread. */
+  /**
+   * The heap in `buffer` (a heap's `buffer`, received from another thread), registered in this
+   * thread. A buffer whose header names a heap this thread knows must be that heap's memory: a
+   * byte copy of a heap buffer (same id, other memory) is refused with SHMFRAME_ERR_CORRUPT, so
+   * that it can never stand in for the heap, nor the heap for it.
+   */
   static fromBuffer(buffer: SharedArrayBuffer, expectedId?: number): Heap {
     if (expectedId !== undefined) {
       const known = lookup(expectedId);
-      if (known !== undefined) return known;
+      if (known !== undefined) return sameMemory(known, buffer);
     }
     const core = HeapCore.open(buffer, expectedId);
     const known = lookup(core.id);
-    if (known !== undefined) return known;
+    if (known !== undefined) return sameMemory(known, buffer);
     const heap = new Heap(core);
     remember(heap);
     installExitHook();
@@ -284,6 +289,18 @@ export function* knownHeaps(): IterableIterator<Heap> {
     const heap = ref.deref();
     if (heap !== undefined) yield heap;
   }
+}
+
+/** `known`, if `buffer` is its memory (or no buffer came: a handle naming a known heap). */
+function sameMemory(known: Heap, buffer: unknown): Heap {
+  if (!(buffer instanceof SharedArrayBuffer) || known[kCore].sharesMemory(buffer)) return known;
+  throw new CorruptError(
+    `A handle carries a buffer for heap ${known.id.toString(16)} that is not the memory this thread ` +
+      `knows under that id: one of the two is a byte copy of a heap buffer (a new SharedArrayBuffer ` +
+      `with the heap's bytes copied into it), which would lose every write. Post the handle itself ` +
+      `(obj.handle) or the heap's own buffer, never a copy.`,
+    { details: { heap: known.id, conflict: true } },
+  );
 }
 
 function defaultSize(): number {

@@ -59,6 +59,13 @@ export const H_INTERNAL_OBJECTS = 23;
 export const H_TOP_WATER = 24;
 /** Set once a thread could not get a thread-table entry: from then on death cannot be proven. */
 export const H_THREAD_OVERFLOW = 25;
+/**
+ * Scratch word for telling a heap's own memory from a byte copy of it: a thread writes a fresh
+ * random value through the buffer it knows and reads it back through another (see
+ * `HeapCore.sharesMemory`). Kept apart from the words above so that layout additions next to
+ * them do not collide with it.
+ */
+export const H_ALIAS_PROBE = 63;
 
 /** Second-level bitmaps: one word per first level. */
 export const kFirstLevels = 32;
