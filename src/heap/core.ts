@@ -173,7 +173,7 @@ export class HeapCore {
     if (buffer.byteLength !== this.buffer.byteLength) return false;
     const other = new Int32Array(buffer, 0, H_ALIAS_PROBE + 1);
     for (let attempt = 0; attempt < 16; attempt++) {
-      const token = ((Math.random() * 2 ** 32) | 0) || 1;
+      const token = (Math.random() * 2 ** 32) | 0 || 1;
       this.w.store(H_ALIAS_PROBE, token);
       if (Atomics.load(other, H_ALIAS_PROBE) === token) return true;
     }
@@ -284,7 +284,16 @@ export class HeapCore {
     L.remove(unit);
     const at = unit * kWordsPerUnit + B_REFS;
     const before = this.w.decMark(at, L.phaseWord);
-    if (before === 1) this.#destroy(unit);
+    if (before === 1) {
+      // A kind's dispose hook may drop more references (a queue's items): the ledger's
+      // housekeeping waits for the outermost drop.
+      this.#releasing++;
+      try {
+        this.#destroy(unit);
+      } finally {
+        this.#releasing--;
+      }
+    }
     L.end();
     if (before <= 0) {
       this.w.add(at, 1);
@@ -292,7 +301,11 @@ export class HeapCore {
         `Reference count of block ${unit} was ${before} before a release: released twice?`,
       );
     }
+    if (this.#releasing === 0) L.maintain(before === 1);
   }
+
+  /** Depth of drops in progress (a dispose hook dropping references of its own). */
+  #releasing = 0;
 
   /** Runs the kind's dispose hook and frees a block whose count reached zero. */
   #destroy(unit: number): void {

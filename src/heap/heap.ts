@@ -24,7 +24,11 @@ export interface HeapStats {
   free: number;
   /** Live objects (arrays, frames, queues, locks). */
   objects: number;
-  /** Largest single allocation that would succeed now. */
+  /**
+   * Largest single allocation that would succeed now, in this thread. (A thread that holds no
+   * reference in the heap has no ledger; its next allocation first makes one, 2 KiB, at the
+   * highest free space that fits, and this takes that into account.)
+   */
   largestFree: number;
   /** Handles created but not yet attached (each holds one reference). */
   handles: number;
@@ -219,7 +223,7 @@ export class Heap {
   /** Current usage; see {@link HeapStats}. Takes the allocator lock briefly. */
   stats(): HeapStats {
     const core = this[kCore];
-    const c = core.alloc.counters();
+    const c = core.alloc.counters(core.ledger.reserveUnits);
     const used = c.usedUnits * kUnit;
     const free = c.freeUnits * kUnit;
     return {

@@ -11,6 +11,13 @@
  * Besides the ledger, the thread's table entry records the reference operation in progress
  * (see layout.ts `T_PEND_*`); {@link resolvePending} turns that record into the exact count the
  * dead thread held for that block.
+ *
+ * Placement (issue 15): a ledger block is bookkeeping, so it is carved from the highest free
+ * block that fits. When the top of the heap is taken by objects at the moment it grows, it lands
+ * lower and splits the space objects use; it then moves up at the first drop that leaves room
+ * above it, shrinks when a burst of references is over, and is freed when the thread holds no
+ * reference at all (created again by the next one). So once every object is freed, no ledger is
+ * left and the heap is one free block again, as fresh.
  */
 import {
   B_GEN,
@@ -42,6 +49,7 @@ import {
   kThreadLive,
   kThreadWords,
   kTicketWords,
+  kUnit,
   kWordsPerUnit,
 } from './layout.js';
 import type { Allocator } from './allocator.js';
@@ -55,6 +63,13 @@ const kInitialCapacity = 256;
 
 function hash(unit: number, cap: number): number {
   return (Math.imul(unit, 0x9e3779b1) >>> 0) & (cap - 1);
+}
+
+/** Entries for a ledger holding `live` references with room to grow (at most 40% full). */
+function capacityFor(live: number): number {
+  let cap = kInitialCapacity;
+  while ((live + 1) * 10 > cap * 4) cap *= 2;
+  return cap;
 }
 
 export function threadTableStart(w: Words): number {
@@ -126,6 +141,8 @@ export class Ledger {
   #unit = 0;
   #cap = 0;
   #disabled = false;
+  /** The ledger block lies below some object (it grew while the top was taken): move it up. */
+  #misplaced = false;
 
   constructor(w: Words, alloc: Allocator, threadId: number) {
     this.#w = w;
@@ -155,13 +172,14 @@ export class Ledger {
     for (let i = 0; i < cap; i++) {
       const at = start + i * kThreadWords;
       if (w.load(at + T_STATE) === kThreadLive && w.load(at + T_THREAD) === this.#threadId) {
+        // Its ledger block may have been freed (it held nothing): prepare() makes a new one.
         const unit = w.load(at + T_LEDGER) >>> 0;
-        if (unit === 0) break;
         this.#slot = i;
         this.#entry = at;
         this.#unit = unit;
-        this.#base = (unit + 1) * kWordsPerUnit;
-        this.#cap = w.get(this.#base + L_CAP);
+        this.#base = unit === 0 ? 0 : (unit + 1) * kWordsPerUnit;
+        this.#cap = unit === 0 ? 0 : w.get(this.#base + L_CAP);
+        this.#misplaced = unit !== 0 && !this.#alloc.isTopPlaced(unit);
         return true;
       }
     }
@@ -191,16 +209,30 @@ export class Ledger {
     return false;
   }
 
-  /** Moves the table into a new block of `capacity` entries and publishes it. */
-  #grow(capacity: number): void {
+  /**
+   * Moves the table into a new block of `capacity` entries and publishes it. With `above`, only
+   * if the new block lies above that unit (a move up); otherwise the new block is given back and
+   * false returned.
+   */
+  #grow(capacity: number, above = 0, hint = 0): boolean {
     const w = this.#w;
     const entry = this.#entry;
     const bytes = (kEntries + 2 * capacity) * 4;
-    const { unit } = this.#alloc.allocate(bytes, kKindLedger, 'a thread ledger', (u) =>
-      w.store(entry + T_LEDGER_NEXT, u),
+    const { unit } = this.#alloc.allocate(
+      bytes,
+      kKindLedger,
+      'a thread ledger',
+      (u) => w.store(entry + T_LEDGER_NEXT, u),
+      hint,
     );
+    if (unit < above) {
+      // Another thread took the room above meanwhile: stay where we are.
+      this.#alloc.free(unit);
+      w.store(entry + T_LEDGER_NEXT, 0);
+      return false;
+    }
     const base = (unit + 1) * kWordsPerUnit;
-    for (let i = 0; i < bytes / 4; i++) w.set(base + i, 0);
+    w.fill(base, bytes / 4, 0);
     w.set(base + L_CAP, capacity);
     const old = this.#unit;
     const oldBase = this.#base;
@@ -220,6 +252,48 @@ export class Ledger {
     w.store(entry + T_LEDGER_NEXT, 0);
     if (old !== 0) this.#alloc.free(old);
     w.store(entry + T_LEDGER_OLD, 0);
+    this.#misplaced = !this.#alloc.isTopPlaced(unit);
+    return true;
+  }
+
+  /** Frees the ledger block of a thread that holds no reference (prepare() makes a new one). */
+  #release(): void {
+    const w = this.#w;
+    const entry = this.#entry;
+    const old = this.#unit;
+    // The same publication order as a growth: whoever settles after this thread dies finds the
+    // block in T_LEDGER or T_LEDGER_OLD until it is free.
+    w.store(entry + T_LEDGER_OLD, old);
+    w.store(entry + T_LEDGER, 0);
+    this.#unit = 0;
+    this.#base = 0;
+    this.#cap = 0;
+    this.#misplaced = false;
+    this.#alloc.free(old);
+    w.store(entry + T_LEDGER_OLD, 0);
+  }
+
+  /**
+   * Housekeeping after a drop, outside any recorded operation: frees the ledger when the thread
+   * holds nothing, shrinks it after a burst (under a tenth full), and moves a misplaced one up
+   * when a block was just freed (`freed`) and there is room above it.
+   */
+  maintain(freed: boolean): void {
+    if (this.#slot < 0 || this.#unit === 0) return;
+    const live = this.#w.get(this.#base + L_LIVE);
+    if (live === 0) {
+      this.#release();
+      return;
+    }
+    if (this.#cap > kInitialCapacity && live * 10 < this.#cap) {
+      this.#grow(capacityFor(live));
+      return;
+    }
+    if (this.#misplaced && freed) {
+      const units = 1 + Math.ceil(((kEntries + 2 * this.#cap) * 4) / kUnit);
+      const hint = this.#alloc.relocationHint(this.#unit, units);
+      if (hint !== 0) this.#grow(this.#cap, this.#unit, hint);
+    }
   }
 
   /**
@@ -228,13 +302,12 @@ export class Ledger {
    */
   prepare(): boolean {
     if (!this.#ensure()) return false;
-    const used = this.#w.get(this.#base + L_USED);
-    if ((used + 1) * 10 > this.#cap * 7) {
-      const live = this.#w.get(this.#base + L_LIVE);
-      let cap = kInitialCapacity;
-      while ((live + 1) * 10 > cap * 4) cap *= 2;
-      this.#grow(cap);
+    if (this.#unit === 0) {
+      this.#grow(kInitialCapacity);
+      return true;
     }
+    const used = this.#w.get(this.#base + L_USED);
+    if ((used + 1) * 10 > this.#cap * 7) this.#grow(capacityFor(this.#w.get(this.#base + L_LIVE)));
     return true;
   }
 
@@ -300,20 +373,20 @@ export class Ledger {
 
   /** This thread's recorded count for `unit`. */
   count(unit: number): number {
-    if (this.#slot < 0) return 0;
+    if (this.#slot < 0 || this.#unit === 0) return 0;
     const at = this.#base + kEntries + 2 * this.#probe(unit, false);
     return this.#w.getU(at) === unit ? this.#w.get(at + 1) : 0;
   }
 
   /** Records one more reference to `unit` (after {@link prepare}). */
   add(unit: number): void {
-    if (this.#slot < 0) return;
+    if (this.#slot < 0 || this.#unit === 0) return;
     this.#put(unit, 1);
   }
 
   /** Records one reference to `unit` dropped. */
   remove(unit: number): void {
-    if (this.#slot < 0) return;
+    if (this.#slot < 0 || this.#unit === 0) return;
     const w = this.#w;
     const at = this.#base + kEntries + 2 * this.#probe(unit, false);
     if (w.getU(at) !== unit) return;
@@ -330,6 +403,16 @@ export class Ledger {
     this.#unit = 0;
     this.#base = 0;
     this.#cap = 0;
+    this.#misplaced = false;
+  }
+
+  /**
+   * Units the next reference operation must allocate for this thread's ledger before anything
+   * else: a first ledger block (none now), else 0 (a growth is not counted).
+   */
+  get reserveUnits(): number {
+    const needs = this.#slot >= 0 ? this.#unit === 0 : !this.#disabled;
+    return needs ? 1 + Math.ceil(((kEntries + 2 * kInitialCapacity) * 4) / kUnit) : 0;
   }
 
   get slot(): number {

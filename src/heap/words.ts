@@ -37,6 +37,11 @@ export class Words {
     if (i < kSegmentWords) this.#s0[i] = v;
     else this.#seg(i)[i % kSegmentWords] = v;
   }
+  /** Plain stores of `v` into words [i, i + n) (n small: within one segment or across two). */
+  fill(i: number, n: number, v: number): void {
+    if (i + n <= kSegmentWords) this.#s0.fill(v, i, i + n);
+    else for (let k = i; k < i + n; k++) this.set(k, v);
+  }
   load(i: number): number {
     return i < kSegmentWords
       ? Atomics.load(this.#s0, i)
