@@ -28,6 +28,7 @@ import {
   H_THREAD_OVERFLOW,
   H_TICKET_CAP,
   H_VERSION,
+  T_HELD,
   T_LEDGER,
   T_LEDGER_NEXT,
   T_LEDGER_OLD,
@@ -37,6 +38,7 @@ import {
   kAllocMagic,
   kHeapMagic,
   kInternalKind,
+  kKindHeld,
   kKindLedger,
   kLayoutVersion,
   kOpAdopt,
@@ -53,6 +55,7 @@ import {
 import { KindCode, disposeBlock, repairBlock, type FreedBlock } from './kinds.js';
 import { Ledger, ledgerEntries, resolvePending, threadTableStart } from './ledger.js';
 import { Tickets, type Ticket } from './tickets.js';
+import { Hold, appendHeld, armedRecords, formatHeld, heldBytes } from './held.js';
 import { Words } from './words.js';
 
 /** Smallest heap: the control header plus room for a few blocks. */
@@ -327,22 +330,57 @@ export class HeapCore {
     };
   }
 
-  /** A new reference owned by a ticket, for a handle. */
+  /**
+   * A new reference owned by a ticket, for a handle. While a queue put collects its item's
+   * handles (held.ts), the ticket is listed in the put's held block in the same step that ends
+   * this operation.
+   */
   share(unit: number): Ticket {
     const L = this.ledger;
     L.prepare();
-    L.begin(kOpShare, unit, this.w.get(unit * kWordsPerUnit + B_GEN));
+    const generation = this.w.get(unit * kWordsPerUnit + B_GEN);
+    L.begin(kOpShare, unit, generation);
     const at = unit * kWordsPerUnit + B_REFS;
     this.w.addMark(at, 1, L.phaseWord);
+    let t: Ticket;
     try {
-      return this.tickets.create(unit, L.auxWord, L.phaseWord);
+      t = this.tickets.create(unit, L.auxWord, L.phaseWord);
     } catch (err) {
       if (this.w.decMark(at, -1) === 1) this.#destroy(unit);
-      throw err;
-    } finally {
       L.end();
+      throw err;
     }
+    if (!appendHeld(this.id, unit, generation, t.slot, t.serial, this.w.first, L.opWord)) L.end();
+    return t;
   }
+
+  /**
+   * Starts a hold (held.ts) in this heap, the queue's, for a put of `groups` items making
+   * `records` handles: an internal block named in this thread's table entry, so that if the
+   * thread dies before the put publishes, `releaseThread` releases those handles. Undefined when
+   * this thread has no table entry here (the thread table overflowed).
+   */
+  beginHold(groups: number, records: number): Hold | undefined {
+    const L = this.ledger;
+    if (!L.prepare()) return undefined;
+    const word = L.heldWord;
+    const w = this.w;
+    if (word < 0 || w.load(word) !== 0) return undefined; // one hold per thread and heap
+    const bytes = heldBytes(groups, records);
+    const { unit } = this.alloc.allocate(bytes, kKindHeld, 'a queue put in progress', (u) =>
+      w.store(word, u),
+    );
+    const i32 = new Int32Array(this.buffer, (unit + 1) * kUnit, bytes / 4);
+    i32.fill(0);
+    formatHeld(i32, groups, records);
+    return new Hold(i32, () => {
+      this.alloc.free(unit);
+      w.store(word, 0);
+    });
+  }
+
+  /** @internal The engine of another heap this thread knows, by id (set by heap.ts). */
+  static resolve: (id: number) => HeapCore | undefined = () => undefined;
 
   /**
    * Takes the reference a handle carries, or, when its ticket was already used, a fresh one if
@@ -477,6 +515,7 @@ export class HeapCore {
       repairBlock(kind, this.#block(unit), tid);
     }
     settle();
+    references += this.#releaseHeld(entry, start, cap);
     for (const u of ledgers) this.alloc.free(u);
     for (let k = 1; k < kThreadWords; k++) w.store(entry + k, 0);
     w.store(entry + T_STATE, kThreadFree);
@@ -489,6 +528,43 @@ export class HeapCore {
       if (w.get(base + B_MAGIC) === kAllocMagic && w.load(base + B_REFS) === 0) this.#destroy(unit);
     }
     return { references, repaired };
+  }
+
+  /**
+   * Releases the handles a dead thread's queue put still held (its held block, T_HELD, with
+   * groups not yet published) and frees the block; returns how many were released.
+   */
+  #releaseHeld(entry: number, start: number, cap: number): number {
+    const w = this.w;
+    const unit = w.load(entry + T_HELD) >>> 0;
+    if (unit < this.dataStart || unit >= this.end) return 0;
+    const base = unit * kWordsPerUnit;
+    if (w.get(base + B_MAGIC) !== kAllocMagic || w.get(base + B_VERKIND) >>> 16 !== kKindHeld)
+      return 0;
+    // Freed by its thread and taken by another thread's put since: not this thread's.
+    for (let i = 0; i < cap; i++) {
+      const at = start + i * kThreadWords;
+      if (
+        at !== entry &&
+        w.load(at + T_STATE) !== kThreadFree &&
+        w.load(at + T_HELD) >>> 0 === unit
+      )
+        return 0;
+    }
+    const bytes = w.getU(base + B_LEN_HI) * 2 ** 32 + w.getU(base + B_LEN_LO);
+    const i32 = new Int32Array(this.buffer, (unit + 1) * kUnit, Math.floor(bytes / 4));
+    let released = 0;
+    for (const r of armedRecords(i32)) {
+      const core = r.heapId === this.id ? this : HeapCore.resolve(r.heapId);
+      try {
+        if (core?.releaseTicket(r.unit, { slot: r.slot, serial: r.serial })) released++;
+      } catch {
+        // A block freed and reused since cannot match its ticket: nothing to release.
+      }
+    }
+    this.alloc.free(unit);
+    w.store(entry + T_HELD, 0);
+    return released;
   }
 
   /**

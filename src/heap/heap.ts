@@ -71,6 +71,8 @@ function remember(heap: Heap): void {
 function lookup(id: number): Heap | undefined {
   return registry.get(id)?.deref();
 }
+// A dead thread's queue put may hold handles of other heaps (core.ts, held.ts).
+HeapCore.resolve = (id) => lookup(id)?.[kCore];
 let defaultHeap: Heap | undefined;
 let exitHookInstalled = false;
 

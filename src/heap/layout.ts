@@ -94,6 +94,11 @@ export const T_PEND_COUNT = 6;
 export const T_PEND_PHASE = 7;
 /** The ticket slot a share was claiming. */
 export const T_PEND_AUX = 10;
+/**
+ * A "held tickets" block: the handles a queue put made for its item, which are this thread's
+ * until the put publishes them (see `HeapCore.beginHold`); 0 when none.
+ */
+export const T_HELD = 11;
 /** A ledger block being built by growth (allocated, not yet published). */
 export const T_LEDGER_NEXT = 8;
 /** The ledger block being replaced (published its successor, not yet freed). */
@@ -134,6 +139,7 @@ export const B_PREV_FREE = 10;
 /** Kinds at or above this are the heap's own bookkeeping and not counted as objects. */
 export const kInternalKind = 0x8000;
 export const kKindLedger = 0x8001;
+export const kKindHeld = 0x8002;
 
 /** Mixes the immutable header fields into a check word. */
 export function headerCheck(

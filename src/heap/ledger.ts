@@ -30,6 +30,7 @@ import {
   T_LEDGER,
   T_LEDGER_NEXT,
   T_LEDGER_OLD,
+  T_HELD,
   T_PEND_AUX,
   T_PEND_COUNT,
   T_PEND_GEN,
@@ -153,6 +154,16 @@ export class Ledger {
   /** Word index of the pending phase (set atomically with count changes), or -1 without a ledger. */
   get phaseWord(): number {
     return this.#entry < 0 ? -1 : this.#entry + T_PEND_PHASE;
+  }
+
+  /** Word index of the recorded operation (T_PEND_OP), or -1 without a ledger. */
+  get opWord(): number {
+    return this.#entry < 0 ? -1 : this.#entry + T_PEND_OP;
+  }
+
+  /** Word index of this thread's held-tickets block (T_HELD), or -1 without a table entry. */
+  get heldWord(): number {
+    return this.#entry < 0 ? -1 : this.#entry + T_HELD;
   }
 
   /** Word index where a share records the ticket slot it claims, or -1. */
