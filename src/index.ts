@@ -7,7 +7,7 @@ export type { HeapStats, HeapOptions, ReleaseReport } from './heap/heap.js';
 export type { Handle } from './heap/handle.js';
 export { isHandle } from './heap/handle.js';
 export { SharedArray } from './array/shared-array.js';
-export type { ArrayOptions, ArrayItemOf } from './array/shared-array.js';
+export type { ArrayOptions, ArrayItemOf, ArrayFromOptions } from './array/shared-array.js';
 export type {
   DataOf,
   DtypeName,

@@ -58,6 +58,7 @@ const expected = {
     /^rows per file: 50000 \+ 50000 \+ 50000 \+ 50000$/m,
     /^wrote combined\.h5: datasets data1, data2, data3, data4/m,
     /^(read back data3: 50000 rows, identical: true|HDF5 read-back skipped: .*h5wasm.*)$/m,
+  ],
   'python-000-frame-views': [
     /^columns that are views of the heap: col1, col2, n, flag, when$/m,
     /^node sees col1 = \[0, 2, 4, 6, 8, 10, 12, 14, 16, 18\]$/m,
@@ -135,24 +136,28 @@ const pythonNeeds = {
 
 for (const name of folders) {
   const skip = pythonNeeds[name] ? noNative || needPython(pythonNeeds[name]) : false;
-  test(`example ${name} runs and cleans up, and prints what its README shows`, { skip }, async () => {
-    const r = await run(name);
-    assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
-    const shown = printsBlock(name);
-    if (kDeterministic.has(name)) assert.equal(r.stdout, shown);
-    // Elsewhere numbers vary from run to run; the README's lines without numbers are printed as is.
-    const printed = new Set(r.stdout.split('\n'));
-    for (const line of shown.split('\n'))
-      if (!/\d|\.\.\./.test(line))
-        assert.ok(printed.has(line), `${name} prints ${JSON.stringify(line)}`);
-    for (const re of expected[name] ?? []) assert.match(r.stdout, re);
-    // Every example ends by comparing the heap with where it began.
-    assert.match(
-      r.stdout,
-      /^heap: 0 objects, 0 bytes used, 0 handles pending: back to where it began$/m,
-    );
-    // Piped output carries no progress bars or escape codes.
-    assert.ok(!(r.stdout + r.stderr).includes('\u001b['), 'no escape codes');
-    assert.ok(!(r.stdout + r.stderr).includes('\u2588'), 'no progress bar');
-  });
+  test(
+    `example ${name} runs and cleans up, and prints what its README shows`,
+    { skip },
+    async () => {
+      const r = await run(name);
+      assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+      const shown = printsBlock(name);
+      if (kDeterministic.has(name)) assert.equal(r.stdout, shown);
+      // Elsewhere numbers vary from run to run; the README's lines without numbers are printed as is.
+      const printed = new Set(r.stdout.split('\n'));
+      for (const line of shown.split('\n'))
+        if (!/\d|\.\.\./.test(line))
+          assert.ok(printed.has(line), `${name} prints ${JSON.stringify(line)}`);
+      for (const re of expected[name] ?? []) assert.match(r.stdout, re);
+      // Every example ends by comparing the heap with where it began.
+      assert.match(
+        r.stdout,
+        /^heap: 0 objects, 0 bytes used, 0 handles pending: back to where it began$/m,
+      );
+      // Piped output carries no progress bars or escape codes.
+      assert.ok(!(r.stdout + r.stderr).includes('\u001b['), 'no escape codes');
+      assert.ok(!(r.stdout + r.stderr).includes('\u2588'), 'no progress bar');
+    },
+  );
 }

@@ -286,8 +286,11 @@ export class SharedArray<D extends string = string, N extends number = number> {
   /**
    * A new array holding a copy of `source`: a TypedArray, a (nested) JS array, or a SharedArray.
    * The dtype defaults to the TypedArray's (Float64Array f8, BigInt64Array i8...) or, for JS
-   * arrays, to the elements' type; a SharedArray keeps its own (a different `dtype` is refused).
+   * arrays, to the elements' type; a SharedArray keeps its own unless `dtype` says otherwise (then
+   * the values are converted, checked). The dtype may be given as the second argument, as in
+   * `zeros`, with the options third.
    * @example SharedArray.from(new Float64Array(n), { shape: [rows, cols] })
+   * @example SharedArray.from([1, 2, 3], 'i4', { heap })
    */
   static from<
     const Src extends ArrayLike<unknown> | TypedArray | SharedArray,
@@ -299,14 +302,47 @@ export class SharedArray<D extends string = string, N extends number = number> {
   ): SharedArray<T, S extends ShapeInput ? RankOf<S> : RankOfSource<Src>>;
   static from(
     source: ArrayLike<unknown> | TypedArray | SharedArray,
-    options: ArrayOptions & { shape?: ShapeInput; dtype?: string } = {},
+    options?: ArrayFromOptions,
+  ): SharedArray;
+  static from<
+    const Src extends ArrayLike<unknown> | TypedArray | SharedArray,
+    const T extends string,
+    const S extends ShapeInput | undefined = undefined,
+  >(
+    source: Src,
+    dtype: T,
+    options?: ArrayOptions & { shape?: S },
+  ): SharedArray<T, S extends ShapeInput ? RankOf<S> : RankOfSource<Src>>;
+  static from(
+    source: ArrayLike<unknown> | TypedArray | SharedArray,
+    dtypeOrOptions?: string | ArrayFromOptions,
+    rest?: Omit<ArrayFromOptions, 'dtype'>,
   ): SharedArray {
+    const options = fromOptions(dtypeOrOptions, rest);
+    if (
+      SharedArray.isSharedArray(source) &&
+      options.dtype !== undefined &&
+      dtypeOf(options.dtype).str !== source.dtype
+    ) {
+      // A converting copy: element by element through the checked writer (values that do not
+      // fit the new dtype are refused), from the source's memory when it is plain numbers.
+      const opts = {
+        ...options,
+        heap: options.heap ?? source.heap,
+        shape: options.shape ?? source.shape,
+      };
+      if (dtypeOf(source.dtype).kind === 'S') {
+        const nested = source.toArray();
+        return SharedArray.from(source.ndim === 0 ? [nested] : (nested as unknown[]), opts);
+      }
+      const flat = source.isContiguous ? source : source.copy();
+      try {
+        return SharedArray.from(flat.data, opts);
+      } finally {
+        if (flat !== source) flat.close();
+      }
+    }
     if (SharedArray.isSharedArray(source)) {
-      if (options.dtype !== undefined && dtypeOf(options.dtype).str !== source.#dt.str)
-        throw new DtypeError(
-          `SharedArray.from(array) copies the array with its dtype ${source.dtype}, got \`dtype\` ${describe(options.dtype)}: ` +
-            `convert the values instead (SharedArray.from(array.toArray(), { dtype }))`,
-        );
       const a = source.copy(options);
       if (options.shape === undefined) return a;
       try {
@@ -862,6 +898,41 @@ export class SharedArray<D extends string = string, N extends number = number> {
 const kPrintThreshold = 1000;
 const kEdgeItems = 3;
 
+/** Options of {@link SharedArray.from}. */
+export interface ArrayFromOptions extends ArrayOptions {
+  /** Shape of the new array (as many elements as `source`). @default the source's */
+  shape?: ShapeInput;
+  /** dtype of the new array. @default the source's (see {@link SharedArray.from}) */
+  dtype?: string;
+}
+
+/** `from(source, options)` or `from(source, dtype, options)`: refuses anything else, clearly. */
+function fromOptions(dtypeOrOptions: unknown, rest: unknown): ArrayFromOptions {
+  const isOptions = (o: unknown): o is ArrayFromOptions =>
+    o === undefined || (typeof o === 'object' && o !== null && !Array.isArray(o));
+  if (typeof dtypeOrOptions === 'string') {
+    if (!isOptions(rest))
+      throw new InvalidArgumentError(
+        `Expected the options of SharedArray.from(source, dtype, options) to be an object like { heap }, got ${describe(rest)}`,
+      );
+    const given = (rest as ArrayFromOptions | undefined)?.dtype;
+    if (given !== undefined && given !== dtypeOrOptions)
+      throw new InvalidArgumentError(
+        `SharedArray.from() got two dtypes, ${describe(dtypeOrOptions)} and { dtype: ${describe(given)} }: pass one`,
+      );
+    return { ...(rest ?? {}), dtype: dtypeOrOptions };
+  }
+  if (!isOptions(dtypeOrOptions))
+    throw new InvalidArgumentError(
+      `Expected the second argument of SharedArray.from() to be a dtype like 'i4' or options like { dtype, shape, heap }, got ${describe(dtypeOrOptions)}`,
+    );
+  if (rest !== undefined)
+    throw new InvalidArgumentError(
+      `SharedArray.from() got a third argument after its options: a third argument (the options) goes with a dtype in second position, as in SharedArray.from(source, 'i4', { heap })`,
+    );
+  return dtypeOrOptions ?? {};
+}
+
 function checkView(view: unknown, baseSize: number): ViewSpec {
   const v = view as Partial<ViewSpec>;
   const ok =
@@ -876,6 +947,21 @@ function checkView(view: unknown, baseSize: number): ViewSpec {
     v.shape.every((n) => Number.isSafeInteger(n) && n >= 0) &&
     v.strides.every((n) => Number.isSafeInteger(n) && n >= 0);
   if (!ok) throw new CorruptError(`Handle carries an invalid array view: ${describe(view)}`);
+  // No view the library makes repeats an element (stride 0 along an axis of more than one
+  // element) or has more elements than its block: refusing those keeps a forged view from
+  // naming 2^33 elements of a 1-element block, which passed the bounds check and then threw an
+  // uncoded RangeError in toArray() (issue 15).
+  const shape = v.shape as number[];
+  const strides = v.strides as number[];
+  const size = sizeOf(shape);
+  if (size > 0 && shape.some((n, i) => n > 1 && strides[i] === 0))
+    throw new CorruptError(
+      `Handle's array view repeats elements (shape [${shape.join(', ')}], strides [${strides.join(', ')}]): the handle is damaged or forged`,
+    );
+  if (size > baseSize)
+    throw new CorruptError(
+      `Handle's array view names ${size} elements (shape [${shape.join(', ')}]) of an array of ${baseSize}: the handle is damaged or forged`,
+    );
   const span = spanOf(v.shape as number[], v.strides as number[]);
   if (span > 0 && (v.offset as number) + span > baseSize) {
     throw new CorruptError(

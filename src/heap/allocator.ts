@@ -81,6 +81,12 @@ export const kLockSliceMs = 100;
  * terminated and not released yet (its parent's event loop is blocked), or the word is forged.
  */
 export const kLockStuckMs = 5000;
+/**
+ * How many blocks below the end of the heap an internal (bookkeeping) allocation looks through
+ * for the highest free block, and how far {@link Allocator.isTopPlaced} looks: the top of a heap
+ * holds the ledgers of the threads that use it, rarely more than a few dozen.
+ */
+const kTopWalk = 64;
 
 function ctz(x: number): number {
   return 31 - Math.clz32(x & -x);
@@ -546,6 +552,7 @@ export class Allocator {
     kind: number,
     what: string,
     onCommit?: (unit: number, generation: number) => void,
+    hint = 0,
   ): { unit: number; dirtyHead: number; dirtyTail: number } {
     const units = 1 + Math.ceil(payloadBytes / kUnit);
     const fromTop = kind >= kInternalKind;
@@ -560,13 +567,20 @@ export class Allocator {
       if (reason !== 0) throw corruptHeapError(reason);
       let found = 0;
       let size = 0;
+      // Bookkeeping goes to the free block `hint` names if it still fits (a ledger moving up),
+      // else to the highest free block that fits, so it stays out of the way. Both are checked
+      // free blocks (#freeSize) before they are used.
       if (fromTop) {
-        // Prefer the free block that ends the heap, so bookkeeping stays out of the way.
-        const last = this.#hwU(end, B_PREV);
-        const s = this.#freeSize(last);
-        if (s >= units && last + s === end) {
-          found = last;
-          size = s;
+        const h = hint !== 0 ? this.#freeSize(hint) : 0;
+        if (h >= units) {
+          found = hint;
+          size = h;
+        } else {
+          const u = this.#highestFit(units, 0);
+          if (u !== 0) {
+            found = u;
+            size = this.#freeSize(u);
+          }
         }
       }
       if (found === 0 && units < 2 ** 32) {
@@ -660,6 +674,60 @@ export class Allocator {
       this.unlock();
     }
     return { unit, dirtyHead, dirtyTail };
+  }
+
+  /**
+   * The highest free block of at least `units` above unit `above`, looking at the last
+   * {@link kTopWalk} blocks of the heap; 0 if none there. Called under the lock.
+   */
+  #highestFit(units: number, above: number): number {
+    let u = this.#end;
+    for (let steps = 0; steps < kTopWalk; steps++) {
+      u = this.#hwU(u, B_PREV);
+      if (u === 0 || u <= above) return 0;
+      if (this.#freeSize(u) >= units) return u;
+    }
+    return 0;
+  }
+
+  /**
+   * Where internal block `unit` (to be rebuilt with `units`) should move to stop splitting the
+   * space objects use: a free block near the end of the heap above it that fits, else the free
+   * block right above it if that fits (carved from its top, the block's old place merges with
+   * what is left of it and with a free block below). 0: stay.
+   */
+  relocationHint(unit: number, units: number): number {
+    this.lock();
+    try {
+      const top = this.#highestFit(units, unit);
+      if (top !== 0) return top;
+      const next = unit + this.#hwU(unit, B_SIZE);
+      return this.#freeSize(next) >= units ? next : 0;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Whether nothing but bookkeeping and free space lies between internal block `unit` and the end
+   * of the heap (looking at most {@link kTopWalk} blocks down): then it splits no space objects
+   * could use.
+   */
+  isTopPlaced(unit: number): boolean {
+    this.lock();
+    try {
+      let u = this.#end;
+      for (let steps = 0; steps < kTopWalk; steps++) {
+        u = this.#hwU(u, B_PREV);
+        if (u === unit) return true;
+        if (u === 0 || u < unit) return false;
+        if (this.#hw(u, B_MAGIC) === kAllocMagic && this.#hw(u, B_VERKIND) >>> 16 < kInternalKind)
+          return false;
+      }
+      return false;
+    } finally {
+      this.unlock();
+    }
   }
 
   #fullError(payloadBytes: number, what: string): HeapFullError {
@@ -770,7 +838,31 @@ export class Allocator {
     return best;
   }
 
-  counters(): AllocatorCounters {
+  /**
+   * The largest free block once an internal block of `reserve` units is carved where
+   * `allocate` would carve it (0: none). A thread that holds no reference needs its ledger
+   * before its next allocation, so the largest allocation it can make is this.
+   */
+  #largestAfterReserve(reserve: number): number {
+    const largest = this.#largestFreeUnits();
+    if (reserve === 0) return largest;
+    const at = this.#highestFit(reserve, 0) || this.#find(reserve);
+    if (at === 0 || this.#hwU(at, B_SIZE) !== largest) return largest;
+    // Carved from (one of) the largest block(s): the rest of it, or the next largest block.
+    let other = 0;
+    const w = this.w;
+    for (let idx = kFirstLevels * kSecondLevels - 1; idx >= 0 && other === 0; idx--) {
+      let guard = 0;
+      for (let u = w.getU(H_HEADS + idx); u !== 0 && guard < 1e6; guard++) {
+        if (u !== at) other = Math.max(other, this.#hwU(u, B_SIZE));
+        u = this.#hwU(u, B_NEXT_FREE);
+      }
+    }
+    return Math.max(largest - reserve, other);
+  }
+
+  /** Counters; `largestFreeUnits` as {@link #largestAfterReserve} with `reserve`. */
+  counters(reserve = 0): AllocatorCounters {
     const w = this.w;
     this.lock();
     try {
@@ -780,7 +872,7 @@ export class Allocator {
         freeUnits: w.getU(H_FREE_UNITS),
         objects: w.get(H_OBJECTS),
         internalObjects: w.get(H_INTERNAL_OBJECTS),
-        largestFreeUnits: this.#largestFreeUnits(),
+        largestFreeUnits: this.#largestAfterReserve(reserve),
         repairs: w.get(H_REPAIRS),
         corrupt: w.load(H_CORRUPT),
       };

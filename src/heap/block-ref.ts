@@ -7,12 +7,29 @@
  * tracking it (the wrapper and the TypedArray views it handed out) has been collected, so that
  * `const data = SharedArray.zeros([n]).data` stays valid while `data` lives.
  */
-import { ClosedError } from '../errors.js';
-import type { HeapCore } from './core.js';
+import { threadId } from 'node:worker_threads';
+import { ClosedError, CorruptError } from '../errors.js';
+import { HeapCore } from './core.js';
 import { HandleRecord, assertHandle, type Handle } from './handle.js';
 import { Heap, kCore } from './heap.js';
 
 const registry = new FinalizationRegistry<BlockRef>((ref) => ref.collected());
+
+/**
+ * Drops the reference a refused handle carries, in the memory it came with (not registered in
+ * this thread, which knows another buffer under the same heap id): otherwise the heap it belongs
+ * to would keep the block for good. The thread-table entry this takes is given back.
+ */
+function releaseInOwnMemory(handle: Handle): void {
+  try {
+    const core = HeapCore.open(handle.buffer, handle.heap);
+    const had = core.threads().includes(threadId);
+    core.releaseTicket(handle.unit, { slot: handle.ticket, serial: handle.serial });
+    if (!had) core.releaseThread(threadId);
+  } catch {
+    // A damaged handle: nothing more can be released.
+  }
+}
 
 export class BlockRef {
   readonly heap: Heap;
@@ -67,7 +84,14 @@ export class BlockRef {
     className: string,
   ): { ref: BlockRef; handle: Handle } {
     const handle = assertHandle(value, kindName, className);
-    const heap = Heap.fromBuffer(handle.buffer, handle.heap);
+    let heap: Heap;
+    try {
+      heap = Heap.fromBuffer(handle.buffer, handle.heap);
+    } catch (err) {
+      if (err instanceof CorruptError && err.details['conflict'] === true)
+        releaseInOwnMemory(handle);
+      throw err;
+    }
     const info = heap[kCore].adopt(
       handle.unit,
       handle.generation,

@@ -18,6 +18,7 @@ import {
   B_SIZE,
   B_VERKIND,
   H_CORRUPT,
+  H_ALIAS_PROBE,
   H_DATA_START,
   H_END,
   H_HEADER_CHECK,
@@ -39,6 +40,7 @@ import {
   H_PATH_START,
   H_PROC_CAP,
   H_PROC_START,
+  T_HELD,
   T_LEDGER,
   T_PEND_OP,
   kOpNone,
@@ -55,6 +57,7 @@ import {
   kFixedWords,
   kHeapMagic,
   kInternalKind,
+  kKindHeld,
   kKindLedger,
   kLayoutVersion,
   kOpAdopt,
@@ -92,6 +95,7 @@ import {
   type ThreadTable,
 } from './ledger.js';
 import { Tickets, type Ticket } from './tickets.js';
+import { Hold, appendHeld, armedRecords, formatHeld, heldBytes } from './held.js';
 import { Words } from './words.js';
 
 /** Smallest heap: the control header plus room for a few blocks. */
@@ -396,6 +400,25 @@ export class HeapCore {
     if (reason !== 0) throw corruptHeapError(reason);
   }
 
+  /**
+   * Whether `buffer` is this heap's memory, not a byte copy of it (a copy has the same header,
+   * id included). A fresh random value is written through this heap's buffer and must read back
+   * through `buffer`; a concurrent probe by another thread can only make that fail, so it is
+   * tried a few times. Posted handles bring a new SharedArrayBuffer object for the same memory
+   * every time, so identity (`===`) cannot tell.
+   */
+  sharesMemory(buffer: SharedArrayBuffer): boolean {
+    if (buffer === this.buffer) return true;
+    if (buffer.byteLength !== this.buffer.byteLength) return false;
+    const other = new Int32Array(buffer, 0, H_ALIAS_PROBE + 1);
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const token = (Math.random() * 2 ** 32) | 0 || 1;
+      this.w.store(H_ALIAS_PROBE, token);
+      if (Atomics.load(other, H_ALIAS_PROBE) === token) return true;
+    }
+    return false;
+  }
+
   /** Allocates a block holding one reference owned by this thread. */
   allocate(payloadBytes: number, kind: number, what: string, zero: boolean): BlockInfo {
     this.checkUsable();
@@ -518,7 +541,14 @@ export class HeapCore {
             { details: { reason: kCorruptRefs } },
           );
         }
-        this.#destroy(unit);
+        // A kind's dispose hook may drop more references (a queue's items): the ledger's
+        // housekeeping waits for the outermost drop.
+        this.#releasing++;
+        try {
+          this.#destroy(unit);
+        } finally {
+          this.#releasing--;
+        }
       }
     } finally {
       L.end();
@@ -529,7 +559,11 @@ export class HeapCore {
         `Reference count of block ${unit} was ${before} before a release: released twice?`,
       );
     }
+    if (this.#releasing === 0) L.maintain(before === 1);
   }
+
+  /** Depth of drops in progress (a dispose hook dropping references of its own). */
+  #releasing = 0;
 
   /** Runs the kind's dispose hook and frees a block whose count reached zero. */
   #destroy(unit: number): void {
@@ -555,22 +589,57 @@ export class HeapCore {
     };
   }
 
-  /** A new reference owned by a ticket, for a handle. */
+  /**
+   * A new reference owned by a ticket, for a handle. While a queue put collects its item's
+   * handles (held.ts), the ticket is listed in the put's held block in the same step that ends
+   * this operation.
+   */
   share(unit: number): Ticket {
     const L = this.ledger;
     L.prepare();
-    L.begin(kOpShare, unit, this.w.get(unit * kWordsPerUnit + B_GEN));
+    const generation = this.w.get(unit * kWordsPerUnit + B_GEN);
+    L.begin(kOpShare, unit, generation);
     const at = unit * kWordsPerUnit + B_REFS;
     this.w.addMark(at, 1, L.phaseWord);
+    let t: Ticket;
     try {
-      return this.tickets.create(unit, L.auxWord, L.phaseWord);
+      t = this.tickets.create(unit, L.auxWord, L.phaseWord);
     } catch (err) {
       if (this.w.decMark(at, -1) === 1) this.#destroy(unit);
-      throw err;
-    } finally {
       L.end();
+      throw err;
     }
+    if (!appendHeld(this.id, unit, generation, t.slot, t.serial, this.w.first, L.opWord)) L.end();
+    return t;
   }
+
+  /**
+   * Starts a hold (held.ts) in this heap, the queue's, for a put of `groups` items making
+   * `records` handles: an internal block named in this thread's table entry, so that if the
+   * thread dies before the put publishes, `releaseThread` releases those handles. Undefined when
+   * this thread has no table entry here (the thread table overflowed).
+   */
+  beginHold(groups: number, records: number): Hold | undefined {
+    const L = this.ledger;
+    if (!L.prepare()) return undefined;
+    const word = L.heldWord;
+    const w = this.w;
+    if (word < 0 || w.load(word) !== 0) return undefined; // one hold per thread and heap
+    const bytes = heldBytes(groups, records);
+    const { unit } = this.alloc.allocate(bytes, kKindHeld, 'a queue put in progress', (u) =>
+      w.store(word, u),
+    );
+    const i32 = new Int32Array(this.buffer, (unit + 1) * kUnit, bytes / 4);
+    i32.fill(0);
+    formatHeld(i32, groups, records);
+    return new Hold(i32, () => {
+      this.alloc.free(unit);
+      w.store(word, 0);
+    });
+  }
+
+  /** @internal The engine of another heap this thread knows, by id (set by heap.ts). */
+  static resolve: (id: number) => HeapCore | undefined = () => undefined;
 
   /**
    * Takes the reference a handle carries, or, when its ticket was already used, a fresh one if
@@ -728,6 +797,7 @@ export class HeapCore {
       if (inHeap(u) && this.#isLedgerBlock(u)) ledgers.push(u);
     }
     for (const u of ledgers) this.#quietly(() => this.alloc.free(u));
+    references += this.#releaseHeld(entry, start, cap);
     for (let k = 1; k < kThreadWords; k++) w.store(entry + k, 0);
     w.store(entry + T_STATE, kThreadFree);
     if (tid === this.tid) {
@@ -800,6 +870,43 @@ export class HeapCore {
     if (w.load(at + T_STATE) !== kThreadVisiting) return;
     for (let k = 1; k < kThreadWords; k++) w.store(at + k, 0);
     w.store(at + T_STATE, kThreadFree);
+  }
+
+  /**
+   * Releases the handles a dead thread's queue put still held (its held block, T_HELD, with
+   * groups not yet published) and frees the block; returns how many were released.
+   */
+  #releaseHeld(entry: number, start: number, cap: number): number {
+    const w = this.w;
+    const unit = w.load(entry + T_HELD) >>> 0;
+    if (unit < this.dataStart || unit >= this.end) return 0;
+    const base = unit * kWordsPerUnit;
+    if (w.get(base + B_MAGIC) !== kAllocMagic || w.get(base + B_VERKIND) >>> 16 !== kKindHeld)
+      return 0;
+    // Freed by its thread and taken by another thread's put since: not this thread's.
+    for (let i = 0; i < cap; i++) {
+      const at = start + i * kThreadWords;
+      if (
+        at !== entry &&
+        w.load(at + T_STATE) !== kThreadFree &&
+        w.load(at + T_HELD) >>> 0 === unit
+      )
+        return 0;
+    }
+    const bytes = w.getU(base + B_LEN_HI) * 2 ** 32 + w.getU(base + B_LEN_LO);
+    const i32 = new Int32Array(this.buffer, (unit + 1) * kUnit, Math.floor(bytes / 4));
+    let released = 0;
+    for (const r of armedRecords(i32)) {
+      const core = r.heapId === this.id ? this : HeapCore.resolve(r.heapId);
+      try {
+        if (core?.releaseTicket(r.unit, { slot: r.slot, serial: r.serial })) released++;
+      } catch {
+        // A block freed and reused since cannot match its ticket: nothing to release.
+      }
+    }
+    this.alloc.free(unit);
+    w.store(entry + T_HELD, 0);
+    return released;
   }
 
   /**

@@ -4,6 +4,7 @@
  * can attach even if it never saw that heap before.
  */
 import { InvalidArgumentError, describe } from '../errors.js';
+import { Heap } from './heap.js';
 
 export interface Handle<View = unknown> {
   readonly $shmframe: 'handle';
@@ -11,6 +12,12 @@ export interface Handle<View = unknown> {
   readonly kind: string;
   /** Heap id. */
   readonly heap: number;
+  /**
+   * An empty view of the heap's buffer that refuses Node's v8 serializer (`v8.serialize`,
+   * `child.send` with `serialization: 'advanced'`), which cannot carry the buffer. Absent from
+   * handles rebuilt by a receiver.
+   */
+  readonly guard?: Uint8Array;
   /** The heap's buffer: shared, not copied, by postMessage. */
   readonly buffer: SharedArrayBuffer;
   readonly unit: number;
@@ -27,8 +34,8 @@ interface HandleCodec {
   format(h: Handle): string;
   /** A handle (with its heap's buffer) from its string form. */
   parse(text: string): Handle;
-  /** A handle is being serialised as JSON (child.send, JSON.stringify). */
-  json(h: Handle): string;
+  /** Whether the handle's heap is a process heap (its string form reaches other processes). */
+  shared(h: Handle): boolean;
 }
 let codec: HandleCodec | undefined;
 
@@ -47,6 +54,11 @@ export class HandleRecord<View = unknown> implements Handle<View> {
   readonly $shmframe = 'handle' as const;
   readonly kind: string;
   readonly heap: number;
+  /**
+   * Declared before `buffer`: a v8 serializer (child.send with advanced serialization) meets the
+   * guard first, which refuses with a coded error (see {@link HandleGuard}).
+   */
+  readonly guard: Uint8Array;
   readonly buffer: SharedArrayBuffer;
   readonly unit: number;
   readonly generation: number;
@@ -54,9 +66,10 @@ export class HandleRecord<View = unknown> implements Handle<View> {
   readonly serial: number;
   readonly view: View | undefined;
 
-  constructor(h: Omit<Handle<View>, '$shmframe'>) {
+  constructor(h: Omit<Handle<View>, '$shmframe' | 'guard'>) {
     this.kind = h.kind;
     this.heap = h.heap;
+    this.guard = new HandleGuard(h.buffer, this);
     this.buffer = h.buffer;
     this.unit = h.unit;
     this.generation = h.generation;
@@ -72,10 +85,11 @@ export class HandleRecord<View = unknown> implements Handle<View> {
 
   /**
    * JSON (and so `child.send`) carries the string form of a process heap's handle; a thread
-   * heap's handle cannot leave its process, which throws a coded error (see heap.ts).
+   * heap's handle cannot leave its process: a coded error, and its reference is released.
    */
   toJSON(): string {
-    return codec === undefined ? '[shmframe handle]' : codec.json(this);
+    if (codec !== undefined && codec.shared(this)) return codec.format(this);
+    throw leavingProcess(this, 'JSON: child.send, process.send or JSON.stringify');
   }
 }
 
@@ -112,3 +126,66 @@ export function assertHandle(input: unknown, kind: string, className: string): H
   }
   return value;
 }
+
+// ------------------------------------------------------------------ leaving the process
+
+/**
+ * A thread heap's handle that is about to leave the process: JSON (`child.send` and
+ * `process.send` by default, `JSON.stringify`) would drop its buffer, so the receiver could never
+ * attach it, and Node's v8 serializer (`serialization: 'advanced'`) throws an uncoded "could not
+ * be cloned". Either way the reference it carries would stay outstanding for good. This releases
+ * that reference (when this thread knows the heap and the handle was not attached yet) and
+ * returns the coded error to throw instead.
+ */
+export function leavingProcess(h: Handle, how: string): InvalidArgumentError {
+  let released = false;
+  try {
+    released = Heap.byId(h.heap)?.releaseHandle(h) ?? false;
+  } catch {
+    // A damaged handle: nothing this thread can release.
+  }
+  const a = /^[aeiou]/.test(h.kind) ? 'an' : 'a';
+  const was = released ? ' (the reference it carried was released)' : '';
+  if (codec !== undefined && codec.shared(h)) {
+    return new InvalidArgumentError(
+      `A handle of ${a} ${h.kind} cannot go through ${how}: send its string form instead, ` +
+        `String(obj.handle), which attach accepts in the other process${was}.`,
+      { details: { kind: h.kind, released } },
+    );
+  }
+  return new InvalidArgumentError(
+    `A handle of ${a} ${h.kind} of a thread heap cannot be sent to another process (${how}): its heap is a ` +
+      `SharedArrayBuffer that exists only in this process, so the receiver could never attach it${was}. ` +
+      `Post handles to worker threads with postMessage; to share with other processes, create the ` +
+      `object in a process heap, Heap.create({ size, shared: 'process' }) (or a name or file), and ` +
+      `send String(obj.handle) (docs/threads-and-processes.md), or write the data to a file (docs/io.md).`,
+    { details: { kind: h.kind, released } },
+  );
+}
+
+/**
+ * The guard's class. Node's v8 serializer (`v8.DefaultSerializer`, used by `v8.serialize` and by
+ * `child.send` with advanced serialization) treats typed arrays as host objects and reads their
+ * `constructor` first, before it meets the buffer it cannot clone; postMessage and
+ * `structuredClone` copy typed arrays natively and never read it. So reading `constructor` of a
+ * guard is where a handle is caught leaving the process. util.inspect reads property
+ * descriptors, not this getter, so logging a handle still works.
+ */
+class HandleGuard extends Uint8Array {
+  readonly #handle: Handle;
+  constructor(buffer: SharedArrayBuffer, handle: Handle) {
+    super(buffer as unknown as ArrayBuffer, 0, 0);
+    this.#handle = handle;
+  }
+  static refuse(guard: HandleGuard): never {
+    throw leavingProcess(
+      guard.#handle,
+      "v8.serialize, or child.send with serialization: 'advanced'",
+    );
+  }
+}
+Object.defineProperty(HandleGuard.prototype, 'constructor', {
+  get(this: HandleGuard): never {
+    HandleGuard.refuse(this);
+  },
+});

@@ -6,7 +6,7 @@ import {
   setEnvironmentData,
   type Worker,
 } from 'node:worker_threads';
-import { InvalidArgumentError, UnknownHeapError, describe } from '../errors.js';
+import { CorruptError, InvalidArgumentError, UnknownHeapError, describe } from '../errors.js';
 import { formatBytes, parseSize } from '../util/size.js';
 import { HeapCore, kMinHeapSize, type ReleaseReport } from './core.js';
 import { kBackingFile, kBackingMemfd, kBackingNamed, kBackingThread, kUnit } from './layout.js';
@@ -42,7 +42,11 @@ export interface HeapStats {
   free: number;
   /** Live objects (arrays, frames, queues, locks). */
   objects: number;
-  /** Largest single allocation that would succeed now. */
+  /**
+   * Largest single allocation that would succeed now, in this thread. (A thread that holds no
+   * reference in the heap has no ledger; its next allocation first makes one, 2 KiB, at the
+   * highest free space that fits, and this takes that into account.)
+   */
   largestFree: number;
   /** Handles created but not yet attached (each holds one reference). */
   handles: number;
@@ -124,6 +128,8 @@ function remember(heap: Heap): void {
 function lookup(id: number): Heap | undefined {
   return registry.get(id)?.deref();
 }
+// A dead thread's queue put may hold handles of other heaps (core.ts, held.ts).
+HeapCore.resolve = (id) => lookup(id)?.[kCore];
 let defaultHeap: Heap | undefined;
 let exitHookInstalled = false;
 
@@ -334,15 +340,20 @@ export class Heap {
     setEnvironmentData(kEnvKey, heap.buffer);
   }
 
-  /** The heap in `buffer` (a heap's `buffer`, received from another thread), registered in this thread. */
+  /**
+   * The heap in `buffer` (a heap's `buffer`, received from another thread), registered in this
+   * thread. A buffer whose header names a heap this thread knows must be that heap's memory: a
+   * byte copy of a heap buffer (same id, other memory) is refused with SHMFRAME_ERR_CORRUPT, so
+   * that it can never stand in for the heap, nor the heap for it.
+   */
   static fromBuffer(buffer: SharedArrayBuffer, expectedId?: number): Heap {
     if (expectedId !== undefined) {
       const known = lookup(expectedId);
-      if (known !== undefined) return known;
+      if (known !== undefined) return sameMemory(known, buffer);
     }
     const core = HeapCore.open(buffer, expectedId);
     const known = lookup(core.id);
-    if (known !== undefined) return known;
+    if (known !== undefined) return sameMemory(known, buffer);
     const heap = new Heap(core);
     remember(heap);
     installExitHook();
@@ -557,7 +568,7 @@ export class Heap {
   /** Current usage; see {@link HeapStats}. Takes the allocator lock briefly. */
   stats(): HeapStats {
     const core = this[kCore];
-    const c = core.alloc.counters();
+    const c = core.alloc.counters(core.ledger.reserveUnits);
     const used = c.usedUnits * kUnit;
     const free = c.freeUnits * kUnit;
     return {
@@ -644,6 +655,18 @@ function checkedSize(requested: number): number {
     );
   }
   return size;
+}
+
+/** `known`, if `buffer` is its memory (or no buffer came: a handle naming a known heap). */
+function sameMemory(known: Heap, buffer: unknown): Heap {
+  if (!(buffer instanceof SharedArrayBuffer) || known[kCore].sharesMemory(buffer)) return known;
+  throw new CorruptError(
+    `A handle carries a buffer for heap ${known.id.toString(16)} that is not the memory this thread ` +
+      `knows under that id: one of the two is a byte copy of a heap buffer (a new SharedArrayBuffer ` +
+      `with the heap's bytes copied into it), which would lose every write. Post the handle itself ` +
+      `(obj.handle) or the heap's own buffer, never a copy.`,
+    { details: { heap: known.id, conflict: true } },
+  );
 }
 
 function defaultSize(): number {
@@ -829,15 +852,8 @@ function openByRef(ref: string, id: number, text: string): Heap {
   return heap;
 }
 
-function jsonHandle(h: Handle): string {
-  const heap = Heap.byId(h.heap);
-  if (heap !== undefined && heap.shared === 'process') return formatHandle(h);
-  if (heap !== undefined) heap.releaseHandle(h);
-  throw new InvalidArgumentError(
-    `A handle of a thread heap cannot be serialised (JSON, child.send): its memory lives in this process only. ` +
-      `Post the handle object to worker threads, or create the heap with Heap.create({ shared: 'process' }) ` +
-      `(or a name or file) and send String(handle) to other processes. The handle's reference was released.`,
-  );
-}
-
-setHandleCodec({ format: formatHandle, parse: parseHandle, json: jsonHandle });
+setHandleCodec({
+  format: formatHandle,
+  parse: parseHandle,
+  shared: (h) => Heap.byId(h.heap)?.shared === 'process',
+});

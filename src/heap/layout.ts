@@ -158,6 +158,14 @@ export const kNameSet = 2;
 /** Bytes of the name / path region. */
 export const kPathBytes = 1024;
 
+/**
+ * Scratch word for telling a heap's own memory from a byte copy of it: a thread writes a fresh
+ * random value through the buffer it knows and reads it back through another (see
+ * `HeapCore.sharesMemory`). Kept apart from the words above so that layout additions next to
+ * them do not collide with it.
+ */
+export const H_ALIAS_PROBE = 28;
+
 /** Second-level bitmaps: one word per first level. */
 export const kFirstLevels = 32;
 export const kSecondLevelBits = 4;
@@ -174,7 +182,7 @@ export const kTicketWords = 2;
  * the middle of (op, unit, generation, its ledger count for the unit before, and a phase set
  * atomically with the count change), so that after it dies exactly what it held can be told.
  */
-export const kThreadWords = 12;
+export const kThreadWords = 16;
 export const T_STATE = 0;
 export const T_THREAD = 1;
 export const T_LEDGER = 2;
@@ -187,6 +195,11 @@ export const T_PEND_PHASE = 7;
 export const T_PEND_AUX = 10;
 /** Check word over op, unit, generation and count of the recorded operation ({@link pendingCheck}). */
 export const T_PEND_CHECK = 11;
+/**
+ * A "held tickets" block: the handles a queue put made for its item, which are this thread's
+ * until the put publishes them (see `HeapCore.beginHold`); 0 when none.
+ */
+export const T_HELD = 12;
 /** A ledger block being built by growth (allocated, not yet published). */
 export const T_LEDGER_NEXT = 8;
 /** The ledger block being replaced (published its successor, not yet freed). */
@@ -233,6 +246,7 @@ export const B_PREV_FREE = 10;
 /** Kinds at or above this are the heap's own bookkeeping and not counted as objects. */
 export const kInternalKind = 0x8000;
 export const kKindLedger = 0x8001;
+export const kKindHeld = 0x8002;
 
 const kFnvPrime = 0x01000193;
 

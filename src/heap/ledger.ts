@@ -11,6 +11,13 @@
  * Besides the ledger, the thread's table entry records the reference operation in progress
  * (see layout.ts `T_PEND_*`); {@link resolvePending} turns that record into the exact count the
  * dead thread held for that block.
+ *
+ * Placement (issue 15): a ledger block is bookkeeping, so it is carved from the highest free
+ * block that fits. When the top of the heap is taken by objects at the moment it grows, it lands
+ * lower and splits the space objects use; it then moves up at the first drop that leaves room
+ * above it, shrinks when a burst of references is over, and is freed when the thread holds no
+ * reference at all (created again by the next one). So once every object is freed, no ledger is
+ * left and the heap is one free block again, as fresh.
  */
 import {
   B_CHECK,
@@ -25,6 +32,7 @@ import {
   T_LEDGER,
   T_LEDGER_NEXT,
   T_LEDGER_OLD,
+  T_HELD,
   T_PEND_AUX,
   T_PEND_CHECK,
   T_PEND_COUNT,
@@ -46,6 +54,7 @@ import {
   kThreadFree,
   kThreadLive,
   kThreadWords,
+  kUnit,
   kWordsPerUnit,
   pendingCheck,
 } from './layout.js';
@@ -71,6 +80,13 @@ export interface ThreadTable {
   cap: number;
   dataStart: number;
   end: number;
+}
+
+/** Entries for a ledger holding `live` references with room to grow (at most 40% full). */
+function capacityFor(live: number): number {
+  let cap = kInitialCapacity;
+  while ((live + 1) * 10 > cap * 4) cap *= 2;
+  return cap;
 }
 
 /**
@@ -242,6 +258,8 @@ export class Ledger {
   #cap = 0;
   #disabled = false;
   readonly #table: ThreadTable;
+  /** The ledger block lies below some object (it grew while the top was taken): move it up. */
+  #misplaced = false;
 
   constructor(w: Words, alloc: Allocator, threadId: number, table: ThreadTable) {
     this.#w = w;
@@ -264,6 +282,16 @@ export class Ledger {
   /** Word index of the pending phase (set atomically with count changes), or -1 without a ledger. */
   get phaseWord(): number {
     return this.#entry < 0 ? -1 : this.#entry + T_PEND_PHASE;
+  }
+
+  /** Word index of the recorded operation (T_PEND_OP), or -1 without a ledger. */
+  get opWord(): number {
+    return this.#entry < 0 ? -1 : this.#entry + T_PEND_OP;
+  }
+
+  /** Word index of this thread's held-tickets block (T_HELD), or -1 without a table entry. */
+  get heldWord(): number {
+    return this.#entry < 0 ? -1 : this.#entry + T_HELD;
   }
 
   /** Word index where a share records the ticket slot it claims, or -1. */
@@ -296,18 +324,22 @@ export class Ledger {
     for (let i = 0; i < cap; i++) {
       const at = start + i * kThreadWords;
       if (w.load(at + T_STATE) === kThreadLive && w.load(at + T_THREAD) === this.#threadId) {
+        // Its ledger block may have been freed (it held nothing): prepare() makes a new one.
         const unit = w.load(at + T_LEDGER) >>> 0;
-        if (unit === 0) break;
-        const lcap = ledgerCapacity(w, unit, this.#threadId + 1, this.#table);
-        if (lcap < 0)
-          throw this.#corrupt(
-            `the ledger of thread ${this.#threadId} (block ${unit}) fails its check`,
-          );
+        let lcap = 0;
+        if (unit !== 0) {
+          lcap = ledgerCapacity(w, unit, this.#threadId + 1, this.#table);
+          if (lcap < 0)
+            throw this.#corrupt(
+              `the ledger of thread ${this.#threadId} (block ${unit}) fails its check`,
+            );
+        }
         this.#slot = i;
         this.#entry = at;
         this.#unit = unit;
-        this.#base = (unit + 1) * kWordsPerUnit;
+        this.#base = unit === 0 ? 0 : (unit + 1) * kWordsPerUnit;
         this.#cap = lcap;
+        this.#misplaced = unit !== 0 && !this.#alloc.isTopPlaced(unit);
         return true;
       }
     }
@@ -346,16 +378,30 @@ export class Ledger {
     return false;
   }
 
-  /** Moves the table into a new block of `capacity` entries and publishes it. */
-  #grow(capacity: number): void {
+  /**
+   * Moves the table into a new block of `capacity` entries and publishes it. With `above`, only
+   * if the new block lies above that unit (a move up); otherwise the new block is given back and
+   * false returned.
+   */
+  #grow(capacity: number, above = 0, hint = 0): boolean {
     const w = this.#w;
     const entry = this.#entry;
     const bytes = (kEntries + 2 * capacity) * 4;
-    const { unit } = this.#alloc.allocate(bytes, kKindLedger, 'a thread ledger', (u) =>
-      w.store(entry + T_LEDGER_NEXT, u),
+    const { unit } = this.#alloc.allocate(
+      bytes,
+      kKindLedger,
+      'a thread ledger',
+      (u) => w.store(entry + T_LEDGER_NEXT, u),
+      hint,
     );
+    if (unit < above) {
+      // Another thread took the room above meanwhile: stay where we are.
+      this.#alloc.free(unit);
+      w.store(entry + T_LEDGER_NEXT, 0);
+      return false;
+    }
     const base = (unit + 1) * kWordsPerUnit;
-    for (let i = 0; i < bytes / 4; i++) w.set(base + i, 0);
+    w.fill(base, bytes / 4, 0);
     w.set(base + L_CAP, capacity);
     w.set(base + L_OWNER, this.#threadId + 1);
     const old = this.#unit;
@@ -376,6 +422,48 @@ export class Ledger {
     w.store(entry + T_LEDGER_NEXT, 0);
     if (old !== 0) this.#alloc.free(old);
     w.store(entry + T_LEDGER_OLD, 0);
+    this.#misplaced = !this.#alloc.isTopPlaced(unit);
+    return true;
+  }
+
+  /** Frees the ledger block of a thread that holds no reference (prepare() makes a new one). */
+  #release(): void {
+    const w = this.#w;
+    const entry = this.#entry;
+    const old = this.#unit;
+    // The same publication order as a growth: whoever settles after this thread dies finds the
+    // block in T_LEDGER or T_LEDGER_OLD until it is free.
+    w.store(entry + T_LEDGER_OLD, old);
+    w.store(entry + T_LEDGER, 0);
+    this.#unit = 0;
+    this.#base = 0;
+    this.#cap = 0;
+    this.#misplaced = false;
+    this.#alloc.free(old);
+    w.store(entry + T_LEDGER_OLD, 0);
+  }
+
+  /**
+   * Housekeeping after a drop, outside any recorded operation: frees the ledger when the thread
+   * holds nothing, shrinks it after a burst (under a tenth full), and moves a misplaced one up
+   * when a block was just freed (`freed`) and there is room above it.
+   */
+  maintain(freed: boolean): void {
+    if (this.#slot < 0 || this.#unit === 0) return;
+    const live = this.#w.get(this.#base + L_LIVE);
+    if (live === 0) {
+      this.#release();
+      return;
+    }
+    if (this.#cap > kInitialCapacity && live * 10 < this.#cap) {
+      this.#grow(capacityFor(live));
+      return;
+    }
+    if (this.#misplaced && freed) {
+      const units = 1 + Math.ceil(((kEntries + 2 * this.#cap) * 4) / kUnit);
+      const hint = this.#alloc.relocationHint(this.#unit, units);
+      if (hint !== 0) this.#grow(this.#cap, this.#unit, hint);
+    }
   }
 
   /**
@@ -384,13 +472,12 @@ export class Ledger {
    */
   prepare(): boolean {
     if (!this.#ensure()) return false;
-    const used = this.#w.get(this.#base + L_USED);
-    if ((used + 1) * 10 > this.#cap * 7) {
-      const live = this.#w.get(this.#base + L_LIVE);
-      let cap = kInitialCapacity;
-      while ((live + 1) * 10 > cap * 4) cap *= 2;
-      this.#grow(cap);
+    if (this.#unit === 0) {
+      this.#grow(kInitialCapacity);
+      return true;
     }
+    const used = this.#w.get(this.#base + L_USED);
+    if ((used + 1) * 10 > this.#cap * 7) this.#grow(capacityFor(this.#w.get(this.#base + L_LIVE)));
     return true;
   }
 
@@ -468,20 +555,20 @@ export class Ledger {
 
   /** This thread's recorded count for `unit`. */
   count(unit: number): number {
-    if (this.#slot < 0) return 0;
+    if (this.#slot < 0 || this.#unit === 0) return 0;
     const at = this.#base + kEntries + 2 * this.#probe(unit, false);
     return this.#w.getU(at) === unit ? this.#w.get(at + 1) : 0;
   }
 
   /** Records one more reference to `unit` (after {@link prepare}). */
   add(unit: number): void {
-    if (this.#slot < 0) return;
+    if (this.#slot < 0 || this.#unit === 0) return;
     this.#put(unit, 1);
   }
 
   /** Records one reference to `unit` dropped. */
   remove(unit: number): void {
-    if (this.#slot < 0) return;
+    if (this.#slot < 0 || this.#unit === 0) return;
     const w = this.#w;
     const at = this.#base + kEntries + 2 * this.#probe(unit, false);
     if (w.getU(at) !== unit) return;
@@ -498,6 +585,16 @@ export class Ledger {
     this.#unit = 0;
     this.#base = 0;
     this.#cap = 0;
+    this.#misplaced = false;
+  }
+
+  /**
+   * Units the next reference operation must allocate for this thread's ledger before anything
+   * else: a first ledger block (none now), else 0 (a growth is not counted).
+   */
+  get reserveUnits(): number {
+    const needs = this.#slot >= 0 ? this.#unit === 0 : !this.#disabled;
+    return needs ? 1 + Math.ceil(((kEntries + 2 * kInitialCapacity) * 4) / kUnit) : 0;
   }
 
   get slot(): number {

@@ -45,6 +45,16 @@ export class Words {
     if (i < kSegmentWords) this.#s0[i] = v;
     else this.#seg(i)[i % kSegmentWords] = v;
   }
+  /** The words of the first segment (the heap's header and tables are always in it). */
+  get first(): Int32Array {
+    return this.#s0;
+  }
+
+  /** Plain stores of `v` into words [i, i + n) (n small: within one segment or across two). */
+  fill(i: number, n: number, v: number): void {
+    if (i + n <= kSegmentWords) this.#s0.fill(v, i, i + n);
+    else for (let k = i; k < i + n; k++) this.set(k, v);
+  }
   load(i: number): number {
     return i < kSegmentWords
       ? Atomics.load(this.#s0, i)
@@ -112,10 +122,5 @@ export class Words {
   }
   notify(i: number, count?: number): number {
     return notifyWord(this.#s0, i, count);
-  }
-
-  /** The first segment (all control words), for futex.ts. */
-  get first(): Int32Array {
-    return this.#s0;
   }
 }

@@ -57,7 +57,7 @@ export async function writeAtomically<T>(
 }
 
 /** A file descriptor for writing, with errors naming the final path. */
-export function openWrite(temp: string, path: string, flags: 'w' | 'w+' = 'w'): number {
+export function openWrite(temp: string, path: string, flags: 'w' | 'w+' | 'r+' = 'w'): number {
   try {
     return openSync(temp, flags);
   } catch (err) {

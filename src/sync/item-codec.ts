@@ -146,6 +146,17 @@ export function encodeItem(item: unknown, max: number, sync = false): Encoded {
   return encodeValue(item, max);
 }
 
+/**
+ * At most how many handles encoding `item` makes (0 for an item without shared objects): a put
+ * reserves room to hold that many (heap/held.ts) before it encodes. A shared object with a view
+ * is shared twice (its first handle is released when the view shows it must be cloned).
+ */
+export function shareCount(item: unknown): number {
+  if (typeof item !== 'object' || item === null) return 0;
+  if (isShareable(item)) return 2;
+  return hasShareable(item, new Set()) ? extract(item).objects.length : 0;
+}
+
 function check(e: Encoded, max: number): Encoded {
   if (e.length > max) throw tooBig(e.length, max);
   return e;

@@ -28,6 +28,7 @@ import {
   ShmframeTimeoutError,
   UnknownHeapError,
 } from '../errors.js';
+import type { HeldCommit } from '../heap/held.js';
 import type { FreedBlock } from '../heap/kinds.js';
 import {
   Tag,
@@ -226,9 +227,12 @@ export class QueueEngine {
 
   // ------------------------------------------------------------------ producer side
 
-  /** Copies `e` into the next free slot and publishes it. */
-  /** Called holding the producer mutex; releases it. */
-  #publish(e: Encoded): number {
+  /**
+   * Copies `e` into the next free slot and publishes it. Called holding the producer mutex;
+   * releases it. `commit` (a put's hold on its item's handles, heap/held.ts) is disarmed in the
+   * same step that moves the tail: from then on the handles are the queue's.
+   */
+  #publish(e: Encoded, commit?: HeldCommit): number {
     const i32 = this.#i32;
     // TAIL and HEAD change only under their mutex: plain access there (the mutex orders it).
     const t = i32[TAIL] as number;
@@ -242,9 +246,14 @@ export class QueueEngine {
       return FULL;
     }
     this.#write(e, seq);
-    // Commit: straight-line stores (no call or loop, so no termination point in between).
+    const next = this.#next(t);
+    const held = commit?.i32;
+    const disarm = commit === undefined ? 0 : commit.index;
+    // Commit: straight-line stores (no call or loop, so no termination point in between). A
+    // thread stopped after the tail store has its slot published by `repair`.
     i32[PUTS] = ((i32[PUTS] as number) + 1) | 0; // published by the seq store below
-    i32[TAIL] = this.#next(t);
+    i32[TAIL] = next;
+    if (held !== undefined) held[disarm] = 0;
     Atomics.store(i32, seq, 2 * t + 1);
     this.#afterPublish();
     return OK;
@@ -287,7 +296,7 @@ export class QueueEngine {
    * Batched publishing: copies as many of `es[from...]` as there are free slots, under one hold
    * of the producer mutex and with at most one wake-up. Returns how many, or -1 if closed.
    */
-  #publishMany(es: readonly Encoded[], from: number): number {
+  #publishMany(es: readonly Encoded[], from: number, commits?: ReadonlyArray<HeldCommit>): number {
     const i32 = this.#i32;
     if (i32[CLOSED] !== 0) {
       unlock(i32, PLOCK);
@@ -299,10 +308,15 @@ export class QueueEngine {
       const seq = this.#seqAt(t);
       if (Atomics.load(i32, seq) !== 2 * t) break;
       this.#write(es[from + n] as Encoded, seq);
+      const next = this.#next(t);
+      const commit = commits?.[from + n];
+      const held = commit?.i32;
+      const disarm = commit === undefined ? 0 : commit.index;
       i32[PUTS] = ((i32[PUTS] as number) + 1) | 0;
-      i32[TAIL] = this.#next(t);
+      i32[TAIL] = next;
+      if (held !== undefined) held[disarm] = 0;
       Atomics.store(i32, seq, 2 * t + 1);
-      t = this.#next(t);
+      t = next;
       n++;
     }
     this.#afterPublish();
@@ -313,14 +327,14 @@ export class QueueEngine {
    * Puts every item of `es`, in order, waiting for room as needed. On timeout or close, the
    * first `put` items are in the queue and the error says how many (`details.put`).
    */
-  putMany(es: readonly Encoded[], timeout: number): number {
+  putMany(es: readonly Encoded[], timeout: number, commits?: ReadonlyArray<HeldCommit>): number {
     const i32 = this.#i32;
     let deadline = -1;
     let from = 0;
     while (from < es.length) {
       if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline), this.#stale))
         throw this.#fullError('SharedQueue.putMany()', timeout, from);
-      const n = this.#publishMany(es, from);
+      const n = this.#publishMany(es, from, commits);
       if (n < 0) throw this.#closedError('SharedQueue.putMany()', from);
       from += n;
       if (from === es.length) break;
@@ -389,22 +403,27 @@ export class QueueEngine {
    * Puts without waiting for room: false when full. It may wait up to `mutexMs` for another
    * producer to finish its put (0: only spin), and reports false if that does not happen.
    */
-  tryPut(e: Encoded, mutexMs = kTryMutexMs, what = 'SharedQueue.tryPut()'): boolean {
+  tryPut(
+    e: Encoded,
+    mutexMs = kTryMutexMs,
+    what = 'SharedQueue.tryPut()',
+    commit?: HeldCommit,
+  ): boolean {
     if (!lockWithin(this.#i32, PLOCK, mutexMs, this.#stale)) return false;
-    const r = this.#publish(e);
+    const r = this.#publish(e, commit);
     if (r === CLOSED_) throw this.#closedError(what);
     return r === OK;
   }
 
   /** Blocks until there is room (or throws QUEUE_FULL after `timeout` ms, QUEUE_CLOSED). */
-  put(e: Encoded, timeout: number): void {
+  put(e: Encoded, timeout: number, commit?: HeldCommit): void {
     const i32 = this.#i32;
     let deadline = -1;
     for (;;) {
       // The mutex wait counts against the timeout too (its holder may have been terminated).
       if (!lockWithin(i32, PLOCK, deadline === -1 ? timeout : remaining(deadline), this.#stale))
         throw this.#fullError('SharedQueue.put()', timeout);
-      const r = this.#publish(e);
+      const r = this.#publish(e, commit);
       if (r === OK) return;
       if (r === CLOSED_) throw this.#closedError('SharedQueue.put()');
       if (deadline === -1) deadline = deadlineOf(timeout);
@@ -415,13 +434,18 @@ export class QueueEngine {
     }
   }
 
-  async putAsync(e: Encoded, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+  async putAsync(
+    e: Encoded,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    commit?: HeldCommit,
+  ): Promise<void> {
     const i32 = this.#i32;
     const deadline = deadlineOf(timeout);
     for (;;) {
       if (signal?.aborted) throw abortError(signal, 'SharedQueue.putAsync()');
       while (!lockWithin(i32, PLOCK, 0, this.#stale)) await waitFree(i32, PLOCK, this.#stale);
-      const r = this.#publish(e);
+      const r = this.#publish(e, commit);
       if (r === OK) return;
       if (r === CLOSED_) throw this.#closedError('SharedQueue.putAsync()');
       const left = remaining(deadline);

@@ -3,7 +3,8 @@ import type { Handle } from '../heap/handle.js';
 import { Heap } from '../heap/heap.js';
 import { KindCode, kShare, registerKind } from '../heap/kinds.js';
 import { CorruptError, InvalidArgumentError, describe } from '../errors.js';
-import { encodeItem, releaseHandles, type Encoded } from './item-codec.js';
+import { encodeItem, releaseHandles, shareCount, type Encoded } from './item-codec.js';
+import type { Hold } from '../heap/held.js';
 import { QueueEngine, kClosed, kEmpty, kMaxCapacity, queueBytes } from './queue-engine.js';
 import { checkOptions, checkSignal, checkTimeout } from './wait.js';
 import { hasBrand } from '../util/brand.js';
@@ -153,11 +154,49 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
   // ------------------------------------------------------------------ producing
 
   /**
-   * Encodes an item; in a process heap, refuses shared objects of thread heaps, which other
-   * processes cannot reach (better here than as an unknown heap in the consumer).
+   * Appends `item`, waiting while the queue is full. Throws SHMFRAME_ERR_QUEUE_FULL after
+   * `timeout` ms, SHMFRAME_ERR_QUEUE_CLOSED once the queue is closed, SHMFRAME_ERR_INVALID_ARG for
+   * an item larger than `maxItemBytes` or not clonable. A failed put leaves the queue unchanged.
+   * @example q.put([camera, i, frame], { timeout: 2000 });
    */
-  #encode(item: T, sync: boolean): Encoded {
-    const e = encodeItem(item, this.#engine.maxItemBytes, sync);
+  put(item: T, options?: QueueWaitOptions): void {
+    this.#check();
+    const timeout = checkTimeout(
+      checkOptions<QueueWaitOptions>(options, '{ timeout: 2000 }').timeout,
+    );
+    const hold = this.#hold([item]);
+    try {
+      const e = this.#encode(item, hold, 0);
+      try {
+        this.#engine.put(e, timeout, hold?.commit(0));
+      } catch (err) {
+        releaseHandles(e.handles);
+        throw err;
+      }
+    } finally {
+      hold?.end();
+    }
+  }
+
+  /**
+   * A hold on the handles the items will make (heap/held.ts), when they hold shared objects: if
+   * this thread is terminated before the put publishes (blocked on a full queue, say),
+   * `releaseThread` on the queue's heap releases them.
+   */
+  #hold(items: readonly unknown[]): Hold | undefined {
+    let records = 0;
+    for (const item of items) records += shareCount(item);
+    return records === 0 ? undefined : this.#ref.core.beginHold(items.length, records);
+  }
+
+  #encode(item: unknown, hold: Hold | undefined, group: number, sync = false): Encoded {
+    const max = this.#engine.maxItemBytes;
+    const e =
+      hold === undefined
+        ? encodeItem(item, max, sync)
+        : hold.collect(group, () => encodeItem(item, max, sync));
+    // In a process heap, refuse shared objects of thread heaps, which other processes cannot
+    // reach (better here than as an unknown heap in the consumer).
     if (e.handles.length > 0 && this.#ref.heap.shared === 'process') {
       for (const h of e.handles) {
         const heap = Heap.byId(h.heap);
@@ -172,36 +211,21 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
     return e;
   }
 
-  /**
-   * Appends `item`, waiting while the queue is full. Throws SHMFRAME_ERR_QUEUE_FULL after
-   * `timeout` ms, SHMFRAME_ERR_QUEUE_CLOSED once the queue is closed, SHMFRAME_ERR_INVALID_ARG for
-   * an item larger than `maxItemBytes` or not clonable. A failed put leaves the queue unchanged.
-   * @example q.put([camera, i, frame], { timeout: 2000 });
-   */
-  put(item: T, options?: QueueWaitOptions): void {
-    this.#check();
-    const timeout = checkTimeout(
-      checkOptions<QueueWaitOptions>(options, '{ timeout: 2000 }').timeout,
-    );
-    const e = this.#encode(item, false);
-    try {
-      this.#engine.put(e, timeout);
-    } catch (err) {
-      releaseHandles(e.handles);
-      throw err;
-    }
-  }
-
   /** Appends `item` if there is room now; returns false (changing nothing) when full. */
   tryPut(item: T): boolean {
     this.#check();
-    const e = this.#encode(item, true);
-    let ok = false;
+    const hold = this.#hold([item]);
     try {
-      ok = this.#engine.tryPut(e);
-      return ok;
+      const e = this.#encode(item, hold, 0, true);
+      let ok = false;
+      try {
+        ok = this.#engine.tryPut(e, undefined, undefined, hold?.commit(0));
+        return ok;
+      } finally {
+        if (!ok) releaseHandles(e.handles);
+      }
     } finally {
-      if (!ok) releaseHandles(e.handles);
+      hold?.end();
     }
   }
 
@@ -211,21 +235,31 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
    */
   putAsync(item: T, options?: QueueAsyncOptions): Promise<void> {
     let e: Encoded | undefined;
+    let hold: Hold | undefined;
     try {
       this.#check();
       const opts = checkOptions<QueueAsyncOptions>(options, '{ timeout: 2000, signal }');
       const timeout = checkTimeout(opts.timeout);
       const signal = checkSignal(opts.signal);
-      e = this.#encode(item, false);
-      if (!signal?.aborted && this.#engine.tryPut(e, 0, 'SharedQueue.putAsync()'))
+      hold = this.#hold([item]);
+      e = this.#encode(item, hold, 0);
+      const commit = hold?.commit(0);
+      if (!signal?.aborted && this.#engine.tryPut(e, 0, 'SharedQueue.putAsync()', commit)) {
+        hold?.end();
         return Promise.resolve(); // room now
+      }
       const handles = e.handles;
-      return this.#engine.putAsync(e, timeout, signal).catch((err: unknown) => {
-        releaseHandles(handles);
-        throw err;
-      });
+      const held = hold;
+      return this.#engine
+        .putAsync(e, timeout, signal, commit)
+        .catch((err: unknown) => {
+          releaseHandles(handles);
+          throw err;
+        })
+        .finally(() => held?.end());
     } catch (err) {
       if (e !== undefined) releaseHandles(e.handles);
+      hold?.end();
       return Promise.reject(err);
     }
   }
@@ -249,19 +283,25 @@ export class SharedQueue<T = unknown> implements AsyncIterable<T> {
         `Expected \`items\` to be an array (or another iterable), got ${describe(items)}`,
       );
     }
-    const es: Encoded[] = [];
+    const list = [...items];
+    const hold = this.#hold(list);
     try {
-      for (const item of items) es.push(this.#encode(item, false));
-    } catch (err) {
-      for (const e of es) releaseHandles(e.handles);
-      throw err;
-    }
-    try {
-      this.#engine.putMany(es, timeout);
-    } catch (err) {
-      const put = ((err as { details?: { put?: number } }).details?.put as number) ?? 0;
-      for (const e of es.slice(put)) releaseHandles(e.handles);
-      throw err;
+      const es: Encoded[] = [];
+      try {
+        list.forEach((item, k) => es.push(this.#encode(item, hold, k)));
+      } catch (err) {
+        for (const e of es) releaseHandles(e.handles);
+        throw err;
+      }
+      try {
+        this.#engine.putMany(es, timeout, hold && list.map((_, k) => hold.commit(k)));
+      } catch (err) {
+        const put = ((err as { details?: { put?: number } }).details?.put as number) ?? 0;
+        for (const e of es.slice(put)) releaseHandles(e.handles);
+        throw err;
+      }
+    } finally {
+      hold?.end();
     }
   }
 

@@ -9,7 +9,8 @@ export function smallHeap(size = '64M') {
 
 /**
  * Runs `fn(heap)` and asserts that objects, used bytes and outstanding handles are back to where
- * they were before (every test leaves the heap as it found it).
+ * they were before (every test leaves the heap as it found it), and, when it started empty, that
+ * largestFree is back too.
  */
 export async function withHeap(fn, { size = '64M', heap = Heap.create({ size }) } = {}) {
   const before = heap.stats();
@@ -35,4 +36,11 @@ export function assertHeapAt(heap, before) {
     before.handles,
     `outstanding handles: ${after.handles} after, ${before.handles} before`,
   );
+  // With every object freed, no bookkeeping may be left splitting the heap either.
+  if (before.objects === 0 && before.handles === 0)
+    assert.equal(
+      after.largestFree,
+      before.largestFree,
+      `largestFree: ${after.largestFree} after, ${before.largestFree} before (everything freed)`,
+    );
 }

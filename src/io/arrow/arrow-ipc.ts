@@ -4,14 +4,14 @@
  * batches streamed to the file: nothing is copied on the way but the IPC metadata. `readArrow`
  * reads either format and copies the table once into a new frame in the heap.
  */
-import { closeSync, createWriteStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, readFileSync, readSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { CorruptError, InvalidArgumentError, describe } from '../../errors.js';
+import { CorruptError, InvalidArgumentError, ShmframeError, describe } from '../../errors.js';
 import type { Heap } from '../../heap/heap.js';
 import { SharedFrame } from '../../frame/shared-frame.js';
 import { loadArrow } from '../../frame/arrow.js';
 import { writeAtomically } from '../atomic.js';
-import { ioError } from '../text/file.js';
+import { ioError, openRead } from '../text/file.js';
 
 /** Options of {@link writeArrow}. */
 export interface WriteArrowOptions {
@@ -97,8 +97,7 @@ export async function readArrow(
     throw new InvalidArgumentError(`Expected \`path\` to be a file path, got ${describe(path)}`);
   let bytes: Buffer;
   try {
-    if (statSync(path).isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
-    const fd = openSync(path, 'r');
+    const fd = openRead(path); // a regular file, or SHMFRAME_ERR_IO without blocking
     try {
       const head = Buffer.alloc(8);
       readSync(fd, head, 0, 8, 0);
@@ -106,12 +105,12 @@ export async function readArrow(
       const isStream = head.readUInt32LE(0) === 0xffffffff || head.readInt32LE(0) > 0;
       if (!isFile && !isStream)
         throw new CorruptError(`${JSON.stringify(path)} is not an Arrow IPC file or stream`);
+      bytes = readFileSync(fd);
     } finally {
       closeSync(fd);
     }
-    bytes = readFileSync(path);
   } catch (err) {
-    if (err instanceof CorruptError) throw err;
+    if (err instanceof ShmframeError) throw err;
     throw ioError(path, 'read', err);
   }
   const A = loadArrow('readArrow');

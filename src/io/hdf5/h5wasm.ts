@@ -46,6 +46,15 @@ export interface H5Module {
     ptr: bigint,
   ): number;
   flush(fileId: bigint): number;
+  /** Emscripten's file system, through which HDF5's POSIX driver reaches the disk. */
+  FS?: EmscriptenFS;
+}
+
+/** The calls of Emscripten's FS that report a failed write, close or resize of a file. */
+interface EmscriptenFS {
+  write: (...args: unknown[]) => number;
+  close: (...args: unknown[]) => unknown;
+  ftruncate?: (...args: unknown[]) => unknown;
 }
 
 export interface H5Entity {
@@ -75,6 +84,76 @@ export interface H5 {
 }
 
 let loading: Promise<H5> | undefined;
+
+/** What {@link watchWrites} returns: the first failure seen, and the end of the watch. */
+export interface WriteWatch {
+  /** The first failed write, close or resize since the watch began (an errno error), if any. */
+  readonly failure: (Error & { code?: string; errno?: number }) | undefined;
+  /** Restores h5wasm's file system calls. */
+  stop(): void;
+}
+
+/**
+ * Watches every write, close and resize h5wasm makes through Emscripten's file system until
+ * `stop()`, remembering the first that fails. Needed because h5wasm does not pass every HDF5
+ * failure on: `set_dataset_data` ignores the status of the dataset close that flushes the chunk
+ * cache, so a disk that fills up while compressed chunks are written was reported as success
+ * (issue 15: a good file replaced by a truncated one). The watch is synchronous with the write
+ * it covers (no await in between), so it sees only that write's calls.
+ */
+export function watchWrites(h5: H5): WriteWatch {
+  const fs = h5.Module.FS;
+  let failure: WriteWatch['failure'];
+  if (fs === undefined || typeof fs.write !== 'function' || typeof fs.close !== 'function')
+    return { failure: undefined, stop: () => {} };
+  const saved = { write: fs.write, close: fs.close, ftruncate: fs.ftruncate };
+  const wrap =
+    <A extends unknown[], R>(call: (...args: A) => R) =>
+    (...args: A): R => {
+      try {
+        return call.apply(fs, args);
+      } catch (err) {
+        failure ??= err as Error;
+        throw err;
+      }
+    };
+  fs.write = wrap(saved.write);
+  fs.close = wrap(saved.close);
+  if (saved.ftruncate !== undefined) fs.ftruncate = wrap(saved.ftruncate);
+  return {
+    get failure() {
+      return failure;
+    },
+    stop() {
+      fs.write = saved.write;
+      fs.close = saved.close;
+      if (saved.ftruncate !== undefined) fs.ftruncate = saved.ftruncate;
+    },
+  };
+}
+
+const kErrnoText: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EFBIG: 'file too large (a file-size limit was reached)',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
+  EROFS: 'read-only file system',
+};
+
+/** SHMFRAME_ERR_IO for a failed h5wasm write of `path`, naming the system error when known. */
+export function h5WriteError(
+  path: string,
+  failure: WriteWatch['failure'],
+  what: string,
+): ShmframeIOError {
+  const code = typeof failure?.code === 'string' ? failure.code : '';
+  const why = code !== '' ? `${code}: ${kErrnoText[code] ?? 'the system refused the write'}` : what;
+  return new ShmframeIOError(
+    `Cannot write ${JSON.stringify(path)}: ${why}. The file was not written (an existing file keeps its contents); ` +
+      `free space or raise the limit and write again.`,
+    { cause: failure, details: { path, code } },
+  );
+}
 
 /** h5wasm, loaded on first use, or a clear error saying what to install. */
 export function loadH5(what: string): Promise<H5> {

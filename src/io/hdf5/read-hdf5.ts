@@ -5,7 +5,7 @@
  * SharedArray. dtypes recorded by `writeHDF5` (`shmframe_schema`, `shmframe_dtype`) are restored;
  * files from h5py read as numpy would (h5py's bool enum as bool, fixed strings as |S<n>).
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import {
   CorruptError,
   DtypeError,
@@ -18,7 +18,7 @@ import type { Heap } from '../../heap/heap.js';
 import { SharedFrame } from '../../frame/shared-frame.js';
 import type { Col } from '../../frame/store.js';
 import { ByteDict } from '../text/byte-dict.js';
-import { ioError } from '../text/file.js';
+import { openRead } from '../text/file.js';
 import { commitRows, natToNull, openFrame, setValidRange } from '../delimited/frame-access.js';
 import { scatterField } from '../records.js';
 import {
@@ -434,13 +434,7 @@ async function readArray(
 }
 
 function checkSignature(path: string): void {
-  let fd: number;
-  try {
-    if (statSync(path).isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw ioError(path, 'read', err);
-  }
+  const fd = openRead(path); // a regular file, or SHMFRAME_ERR_IO without blocking
   try {
     const b = Buffer.alloc(8);
     // The superblock is at 0, or after a user block of 512, 1024, 2048... bytes.

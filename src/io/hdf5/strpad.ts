@@ -11,7 +11,8 @@
  * a dataset's datatype message header), searched only in the metadata written before any data.
  * Every string datatype must be found exactly once, or the write fails.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeWrite, openWrite, writeAll } from '../atomic.js';
+import { closeQuietly, readAt } from '../text/file.js';
 import { CorruptError } from '../../errors.js';
 
 export interface StringType {
@@ -67,15 +68,16 @@ function find(hay: Uint8Array, needle: number[], from: number): number {
 
 /** Sets NULLPAD on every string datatype in `types`, searching the first `metadataBytes`. */
 export function patchStringPadding(
+  temp: string,
   path: string,
   metadataBytes: number,
   types: readonly StringType[],
 ): void {
   if (types.length === 0) return;
-  const fd = openSync(path, 'r+');
+  const fd = openWrite(temp, path, 'r+');
   try {
     const buf = Buffer.alloc(metadataBytes);
-    const n = readSync(fd, buf, 0, metadataBytes, 0);
+    const n = readAt(fd, path, buf, 0, metadataBytes, 0);
     const hay = buf.subarray(0, n);
     // Identical datatypes (e.g. two columns of |S10) have identical patterns: patch every match,
     // and expect as many matches as datatypes.
@@ -99,11 +101,12 @@ export function patchStringPadding(
           `Cannot set NUL padding on the string type ${t.member === undefined ? '' : `of member ${JSON.stringify(t.member)} `}(|S${t.size}): found ${hits.length} of ${count} datatype message(s)`,
         );
       for (const i of hits) {
-        const b = Buffer.from([(t.cset << 4) | 1]);
-        writeSync(fd, b, 0, 1, i + pattern.at);
+        writeAll(fd, path, Buffer.from([(t.cset << 4) | 1]), i + pattern.at);
       }
     }
-  } finally {
-    closeSync(fd);
+  } catch (err) {
+    closeQuietly(fd);
+    throw err;
   }
+  closeWrite(fd, path);
 }

@@ -33,7 +33,9 @@ import {
   H5T_FLOAT,
   H5T_INTEGER,
   H5T_STRING,
+  h5WriteError,
   loadH5,
+  watchWrites,
   WasmBuffer,
   type H5,
   type H5File,
@@ -352,14 +354,18 @@ class Writer {
     }
   }
 
-  writeAll(): void {
+  /** Writes every dataset's rows, calling `check` after each slice (it throws to stop). */
+  writeAll(check: () => void): void {
     for (const job of this.jobs) {
       if (job.rows === 0 || job.rowBytes === 0) continue;
       const per =
         job.chunkRows * Math.max(1, Math.floor(kSliceBytes / (job.chunkRows * job.rowBytes)));
       const buf = new WasmBuffer(this.h5.Module, Math.min(per, job.rows) * job.rowBytes);
       try {
-        for (let r = 0; r < job.rows; r += per) job.write(buf, r, Math.min(per, job.rows - r));
+        for (let r = 0; r < job.rows; r += per) {
+          job.write(buf, r, Math.min(per, job.rows - r));
+          check();
+        }
       } finally {
         buf.free();
       }
@@ -593,26 +599,43 @@ export async function writeHDF5(
     // Create the file with fs first: a missing directory or a permission problem is then a clear
     // SHMFRAME_ERR_IO instead of an HDF5 error stack on stderr.
     closeWrite(openWrite(temp, path), path);
-    const file = new h5.File(temp, 'w', { libver: ['earliest', 'latest'] });
-    if (file.file_id < 0n)
-      throw new ShmframeIOError(
-        `Cannot write ${JSON.stringify(path)}: HDF5 could not create the file`,
-      );
-    const w = new Writer(h5, file, options);
+    // Every status h5wasm returns is checked, and so is every write it makes (it does not report
+    // a failed chunk flush): the temporary file is renamed into place only when all succeeded.
+    const watch = watchWrites(h5);
+    let strings: StringType[];
     let metadataBytes = 0;
     try {
-      for (const [name, v] of Object.entries(datasets)) {
-        if (SharedArray.isSharedArray(v)) w.addArray(name, v);
-        else if (layout === 'compound') w.addCompound(name, v);
-        else w.addColumns(name, v);
+      const file = new h5.File(temp, 'w', { libver: ['earliest', 'latest'] });
+      if (file.file_id < 0n)
+        throw new ShmframeIOError(
+          `Cannot write ${JSON.stringify(path)}: HDF5 could not create the file`,
+        );
+      const check = (what: string): void => {
+        if (watch.failure !== undefined) throw h5WriteError(path, watch.failure, what);
+      };
+      const w = new Writer(h5, file, options);
+      strings = w.strings;
+      let closed = -1;
+      try {
+        for (const [name, v] of Object.entries(datasets)) {
+          if (SharedArray.isSharedArray(v)) w.addArray(name, v);
+          else if (layout === 'compound') w.addCompound(name, v);
+          else w.addColumns(name, v);
+        }
+        const flushed = h5.Module.flush(file.file_id);
+        check('HDF5 could not write its metadata');
+        if (flushed < 0) throw h5WriteError(path, undefined, 'HDF5 could not write its metadata');
+        metadataBytes = statSync(temp).size;
+        w.writeAll(() => check('HDF5 could not write the data'));
+      } finally {
+        w.release();
+        closed = file.close();
       }
-      h5.Module.flush(file.file_id);
-      metadataBytes = statSync(temp).size;
-      w.writeAll();
+      check('HDF5 could not finish the file');
+      if (closed < 0) throw h5WriteError(path, undefined, 'HDF5 could not finish the file');
     } finally {
-      w.release();
-      file.close();
+      watch.stop();
     }
-    patchStringPadding(temp, metadataBytes, w.strings);
+    patchStringPadding(temp, path, metadataBytes, strings);
   });
 }

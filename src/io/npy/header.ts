@@ -96,12 +96,28 @@ export function encodeHeader(
 
 type PyValue = string | number | boolean | null | PyValue[] | { [k: string]: PyValue };
 
+/**
+ * Deepest nesting of brackets a header may use. numpy's own headers nest at most a few levels (a
+ * structured dtype of subarray fields); without a bound, a crafted header thousands of levels
+ * deep overflowed the stack with an uncoded RangeError.
+ */
+const kMaxDepth = 64;
+
+/** The keys numpy writes and requires, exactly (numpy's `_read_array_header`). */
+const kHeaderKeys = ['descr', 'fortran_order', 'shape'];
+
 /** A small parser for the Python literals numpy headers use. */
 class Literal {
   #s: string;
   #i = 0;
+  #depth = 0;
+  /** The sequences written with parentheses: Python tuples (numpy requires `shape` to be one). */
+  readonly tuples = new WeakSet<PyValue[]>();
   constructor(s: string) {
     this.#s = s;
+  }
+  #enter(): void {
+    if (++this.#depth > kMaxDepth) this.#fail(`at most ${kMaxDepth} levels of nested brackets`);
   }
   #ws(): void {
     while (this.#i < this.#s.length && /\s/.test(this.#s[this.#i] as string)) this.#i++;
@@ -151,12 +167,15 @@ class Literal {
     }
   }
   #seq(close: string): PyValue[] {
+    this.#enter();
     this.#i++;
     const out: PyValue[] = [];
+    if (close === ')') this.tuples.add(out);
     for (;;) {
       this.#ws();
       if (this.#s[this.#i] === close) {
         this.#i++;
+        this.#depth--;
         return out;
       }
       out.push(this.value());
@@ -166,12 +185,14 @@ class Literal {
     }
   }
   #dict(): { [k: string]: PyValue } {
+    this.#enter();
     this.#i++;
-    const out: { [k: string]: PyValue } = {};
+    const out: { [k: string]: PyValue } = Object.create(null) as { [k: string]: PyValue };
     for (;;) {
       this.#ws();
       if (this.#s[this.#i] === '}') {
         this.#i++;
+        this.#depth--;
         return out;
       }
       const k = this.value();
@@ -182,6 +203,7 @@ class Literal {
       out[k] = this.value();
       this.#ws();
       if (this.#s[this.#i] === ',') this.#i++;
+      else if (this.#s[this.#i] !== '}') this.#fail("',' or '}'");
     }
   }
 }
@@ -203,16 +225,35 @@ export function decodeHeader(bytes: Uint8Array, what: string): NpyHeader {
   const hlen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
   if (prefix + hlen > bytes.length) throw new CorruptError(`${what}: the .npy header is truncated`);
   const text = b.toString(major === 3 ? 'utf8' : 'latin1', prefix, prefix + hlen);
-  const v = new Literal(text).value();
+  // Validated as numpy validates it (`numpy.lib.format._read_array_header`), so that a header
+  // numpy refuses is refused here too rather than read some other way (a `fortran_order: 1`
+  // read as C order returned a 2-d array transposed).
+  const literal = new Literal(text);
+  const v = literal.value();
   if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new CorruptError(`${what}: the .npy header is not a dict`);
+    throw new CorruptError(
+      `${what}: the .npy header is not a dict: ${JSON.stringify(text.slice(0, 200))}`,
+    );
+  const keys = Object.keys(v).sort();
+  if (keys.length !== kHeaderKeys.length || keys.some((k, i) => k !== kHeaderKeys[i]))
+    throw new CorruptError(
+      `${what}: the .npy header must have exactly the keys 'descr', 'fortran_order' and 'shape', got ${keys.map((k) => `'${k}'`).join(', ') || 'none'}`,
+    );
   const shape = v['shape'];
   if (
     !Array.isArray(shape) ||
+    !literal.tuples.has(shape) ||
     !shape.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)
   )
-    throw new CorruptError(`${what}: bad shape in the .npy header: ${JSON.stringify(shape)}`);
-  const fortranOrder = v['fortran_order'] === true;
+    throw new CorruptError(
+      `${what}: the .npy header's shape must be a tuple of non-negative integers, got ${JSON.stringify(shape)}`,
+    );
+  const fo = v['fortran_order'];
+  if (typeof fo !== 'boolean')
+    throw new CorruptError(
+      `${what}: the .npy header's fortran_order must be True or False, got ${fo === null ? 'None' : JSON.stringify(fo)}`,
+    );
+  const fortranOrder = fo;
   const d = v['descr'];
   let descr: string | NpyField[];
   if (typeof d === 'string') descr = d;

@@ -29,7 +29,7 @@ import {
   writeStructured,
   type RecordSource,
 } from './npy-frame.js';
-import { readZipDirectory, ZipWriter } from './zip.js';
+import { checkEntry, crcOfRange, readZipDirectory, ZipWriter, type ZipEntry } from './zip.js';
 
 /** Options of {@link writeNpz}. */
 export interface WriteNpzOptions {
@@ -145,6 +145,9 @@ class InflateSource implements RecordSource {
   #it: AsyncIterator<Buffer> | undefined;
   #pending: Buffer | undefined;
   #destroy: (() => void) | undefined;
+  /** CRC-32 and count of the inflated bytes handed out since the start (or the last rewind). */
+  #crc = 0;
+  #total = 0;
 
   constructor(path: string, start: number, length: number) {
     this.#path = path;
@@ -187,7 +190,10 @@ class InflateSource implements RecordSource {
         this.#pending = r.value;
       }
       const take = Math.min(n - got, this.#pending.length);
-      buf.set(this.#pending.subarray(0, take), got);
+      const part = this.#pending.subarray(0, take);
+      buf.set(part, got);
+      this.#crc = crc32(part, this.#crc);
+      this.#total += take;
       this.#pending = this.#pending.subarray(take);
       got += take;
     }
@@ -196,6 +202,18 @@ class InflateSource implements RecordSource {
 
   rewind(): void {
     this.close();
+    this.#crc = 0;
+    this.#total = 0;
+  }
+
+  /**
+   * Inflates whatever was not read yet and checks the whole entry's CRC-32 and size against its
+   * directory entry (as numpy's zipfile does at the end of an entry).
+   */
+  async verify(e: ZipEntry, what: string): Promise<void> {
+    const rest = Buffer.allocUnsafe(1 << 16);
+    while ((await this.read(rest, rest.length)) > 0);
+    checkEntry(e, what, this.#crc, this.#total);
   }
 
   close(): void {
@@ -217,51 +235,65 @@ async function readExactly(src: RecordSource, buf: Uint8Array, what: string): Pr
 
 async function readDeflated(
   path: string,
-  start: number,
-  length: number,
+  e: ZipEntry,
   what: string,
   heap: Heap | undefined,
 ): Promise<SharedArray | SharedFrame> {
-  const src = new InflateSource(path, start, length);
+  const src = new InflateSource(path, e.dataOffset, e.compressedSize);
+  let out: SharedArray | SharedFrame | undefined;
   try {
-    const pre = Buffer.alloc(12);
-    await readExactly(src, pre, what);
-    const hlen = pre[6] === 1 ? pre.readUInt16LE(8) + 10 : pre.readUInt32LE(8) + 12;
-    const head = Buffer.alloc(hlen);
-    pre.copy(head, 0, 0, 12);
-    await readExactly(src, head.subarray(12), what);
-    const header: NpyHeader = decodeHeader(head, what);
-    if (typeof header.descr !== 'string') {
-      // readStructured rewinds for a second pass: give it a source positioned after the header.
-      const body: RecordSource = {
-        read: (b, n) => src.read(b, n),
-        rewind: async () => {
-          src.rewind();
-          const skip = Buffer.alloc(hlen);
-          await readExactly(src, skip, what);
-        },
-      };
-      return await readStructured(body, what, header, heap);
-    }
-    if (header.fortranOrder && header.shape.length > 1)
-      throw new DtypeError(
-        `${what} is a Fortran-ordered array inside a compressed .npz, which is not supported; save np.ascontiguousarray(a)`,
-      );
-    const { dt, swap } = npyDtype(header.descr, what);
-    const a = SharedArray.empty(header.shape, dt.str, heap === undefined ? undefined : { heap });
-    try {
-      const d = a.data;
-      for (const view of byteChunks(d.buffer, d.byteOffset, a.byteLength, 1 << 24)) {
-        await readExactly(src, view, what);
-        if (swap) swapBytes(view, dt.itemsize);
-      }
-      return a;
-    } catch (err) {
-      a.close();
-      throw err;
-    }
+    out = await readDeflatedEntry(src, what, heap);
+    await src.verify(e, what);
+    return out;
+  } catch (err) {
+    out?.close();
+    throw err;
   } finally {
     src.close();
+  }
+}
+
+/** The entry's array or frame, read from the inflating source (the caller checks the CRC). */
+async function readDeflatedEntry(
+  src: InflateSource,
+  what: string,
+  heap: Heap | undefined,
+): Promise<SharedArray | SharedFrame> {
+  const pre = Buffer.alloc(12);
+  await readExactly(src, pre, what);
+  const hlen = pre[6] === 1 ? pre.readUInt16LE(8) + 10 : pre.readUInt32LE(8) + 12;
+  const head = Buffer.alloc(hlen);
+  pre.copy(head, 0, 0, 12);
+  await readExactly(src, head.subarray(12), what);
+  const header: NpyHeader = decodeHeader(head, what);
+  if (typeof header.descr !== 'string') {
+    // readStructured rewinds for a second pass: give it a source positioned after the header.
+    const body: RecordSource = {
+      read: (b, n) => src.read(b, n),
+      rewind: async () => {
+        src.rewind();
+        const skip = Buffer.alloc(hlen);
+        await readExactly(src, skip, what);
+      },
+    };
+    return await readStructured(body, what, header, heap);
+  }
+  if (header.fortranOrder && header.shape.length > 1)
+    throw new DtypeError(
+      `${what} is a Fortran-ordered array inside a compressed .npz, which is not supported; save np.ascontiguousarray(a)`,
+    );
+  const { dt, swap } = npyDtype(header.descr, what);
+  const a = SharedArray.empty(header.shape, dt.str, heap === undefined ? undefined : { heap });
+  try {
+    const d = a.data;
+    for (const view of byteChunks(d.buffer, d.byteOffset, a.byteLength, 1 << 24)) {
+      await readExactly(src, view, what);
+      if (swap) swapBytes(view, dt.itemsize);
+    }
+    return a;
+  } catch (err) {
+    a.close();
+    throw err;
   }
 }
 
@@ -286,6 +318,14 @@ export async function readNpz(
       const key = e.name.slice(0, -4);
       const what = `${JSON.stringify(path)}[${JSON.stringify(key)}]`;
       if (e.method === 0) {
+        // Checked before reading, as numpy's zipfile would refuse it: a flipped data byte must
+        // not come back as a plausible number.
+        checkEntry(
+          e,
+          what,
+          crcOfRange(fd, path, e.dataOffset, e.dataOffset + e.compressedSize),
+          e.compressedSize,
+        );
         const header = readHeader(fd, path, e.dataOffset);
         out[key] =
           typeof header.descr === 'string'
@@ -297,7 +337,7 @@ export async function readNpz(
                 options.heap,
               );
       } else {
-        out[key] = await readDeflated(path, e.dataOffset, e.compressedSize, what, options.heap);
+        out[key] = await readDeflated(path, e, what, options.heap);
       }
     }
     return out;

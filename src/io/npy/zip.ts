@@ -123,15 +123,7 @@ export class ZipWriter {
 
   /** CRC-32 of bytes [start, end) already written. */
   crcOf(start: number, end: number): number {
-    const buf = Buffer.allocUnsafe(Math.min(4 << 20, Math.max(1, end - start)));
-    let c = 0;
-    for (let at = start; at < end;) {
-      const n = readAt(this.#fd, this.#path, buf, 0, Math.min(buf.length, end - at), at);
-      if (n === 0) throw new CorruptError(`zip entry data ends early at ${at}`);
-      c = crc32(buf.subarray(0, n), c);
-      at += n;
-    }
-    return c;
+    return crcOfRange(this.#fd, this.#path, start, end);
   }
 
   /** Writes the central directory and the end records. */
@@ -205,6 +197,37 @@ export class ZipWriter {
     writeAll(this.#fd, this.#path, end, at);
     this.#pos = at + 22;
   }
+}
+
+/** CRC-32 of the file's bytes [start, end). */
+export function crcOfRange(fd: number, path: string, start: number, end: number): number {
+  const buf = Buffer.allocUnsafe(Math.min(4 << 20, Math.max(1, end - start)));
+  let c = 0;
+  for (let at = start; at < end;) {
+    const n = readAt(fd, path, buf, 0, Math.min(buf.length, end - at), at);
+    if (n === 0) throw new CorruptError(`zip entry data ends early at ${at}`);
+    c = crc32(buf.subarray(0, n), c);
+    at += n;
+  }
+  return c;
+}
+
+/** SHMFRAME_ERR_CORRUPT unless an entry's bytes have the CRC-32 and size its directory entry says. */
+export function checkEntry(e: ZipEntry, what: string, crc: number, size: number): void {
+  if (size !== e.size)
+    throw new CorruptError(
+      `${what}: the zip entry holds ${size} bytes where its directory entry says ${e.size}: the file is damaged`,
+    );
+  if (crc >>> 0 !== e.crc >>> 0)
+    throw new CorruptError(
+      `${what}: bad CRC-32 (the data gives ${hex(crc)}, the zip directory says ${hex(e.crc)}): the entry is damaged. ` +
+        `Nothing was read from it; restore the file from a good copy.`,
+      { details: { expected: e.crc >>> 0, actual: crc >>> 0 } },
+    );
+}
+
+function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 function read64(b: Buffer, at: number): number {

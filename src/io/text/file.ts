@@ -2,7 +2,7 @@
  * Synchronous file access for the loaders (they run in dedicated pool workers), with every
  * failure turned into SHMFRAME_ERR_IO naming the file.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ShmframeIOError } from '../../errors.js';
 
@@ -43,19 +43,51 @@ export function ioError(path: string, action: string, err: unknown): ShmframeIOE
   });
 }
 
+/** What a file that is not a regular file is, for the message that refuses it. */
+function specialKind(st: Stats): string | undefined {
+  if (st.isFile()) return undefined;
+  if (st.isDirectory()) return 'it is a directory';
+  if (st.isFIFO()) return 'it is a named pipe (FIFO), not a regular file';
+  if (st.isSocket()) return 'it is a socket, not a regular file';
+  if (st.isCharacterDevice()) return 'it is a character device, not a regular file';
+  if (st.isBlockDevice()) return 'it is a block device, not a regular file';
+  return 'it is not a regular file';
+}
+
+/**
+ * Opens a regular file for reading, never blocking: O_NONBLOCK makes the open of a named pipe
+ * with no writer return at once (a plain open waits for a writer, and being synchronous it froze
+ * the whole process, timers and abort signals included: issue 15), and anything but a regular
+ * file is then refused with SHMFRAME_ERR_IO. The readers need a file they can size and read at
+ * any offset (several workers read parts of one file). O_NONBLOCK changes nothing for reads of
+ * regular files.
+ */
 export function openRead(path: string): number {
+  let fd: number;
   try {
-    const fd = openSync(path, 'r');
-    try {
-      if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
-    return fd;
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
     throw ioError(path, 'read', err);
   }
+  let kind: string | undefined;
+  try {
+    kind = specialKind(fstatSync(fd));
+  } catch (err) {
+    closeQuietly(fd);
+    throw ioError(path, 'read', err);
+  }
+  if (kind !== undefined) {
+    closeQuietly(fd);
+    const code = kind.startsWith('it is a directory') ? 'EISDIR' : 'ENOTREG';
+    throw new ShmframeIOError(
+      `Cannot read ${JSON.stringify(path)}: ${kind}` +
+        (code === 'EISDIR'
+          ? ''
+          : '. Readers need a file they can size and read at any offset: save the stream to a file first'),
+      { details: { path, code } },
+    );
+  }
+  return fd;
 }
 
 export function fileSize(fd: number, path: string): number {

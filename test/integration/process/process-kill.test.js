@@ -49,11 +49,11 @@ test(
           assert.equal(after.handles, base.handles, `after kill ${k}: handles`);
           assert.deepEqual(core(heap).alloc.verify(), [], `after kill ${k}: allocator consistent`);
           // Every row is whole, or null in every column: rows a killed appender had reserved are
-      // published as nulls by the next appender (docs/frame.md), never half written.
-      for (let r = 0; r < f.length; r++) {
-        if (f.isNull(r, 'x') && f.isNull(r, 's')) continue;
-        assert.equal(f.get(r, 's'), `row ${f.get(r, 'x')}`, `row ${r}`);
-      }
+          // published as nulls by the next appender (docs/frame.md), never half written.
+          for (let r = 0; r < f.length; r++) {
+            if (f.isNull(r, 'x') && f.isNull(r, 's')) continue;
+            assert.equal(f.get(r, 's'), `row ${f.get(r, 'x')}`, `row ${r}`);
+          }
         }
         // Everything still works: allocate, queue, append.
         const b = SharedArray.zeros([1000], 'f8', { heap });

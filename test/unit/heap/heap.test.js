@@ -241,6 +241,8 @@ test('forged, damaged and foreign handles are refused without reading out of bou
       ],
       [{ ...h, kind: 'frame' }, 'SHMFRAME_ERR_INVALID_ARG', /handle of a SharedArray/],
       [{ hello: 1 }, 'SHMFRAME_ERR_INVALID_ARG', /Expected a SharedArray handle/],
+      // A handle that went through JSON after being copied field by field (JSON of the handle
+      // itself is refused: test/integration/handle-process.test.js).
       [
         { ...JSON.parse(JSON.stringify({ ...h })), heap: 999 },
         'SHMFRAME_ERR_UNKNOWN_HEAP',
