@@ -4,7 +4,6 @@
  * can attach even if it never saw that heap before.
  */
 import { InvalidArgumentError, describe } from '../errors.js';
-import { Heap } from './heap.js';
 
 export interface Handle<View = unknown> {
   readonly $shmframe: 'handle';
@@ -36,6 +35,8 @@ interface HandleCodec {
   parse(text: string): Handle;
   /** Whether the handle's heap is a process heap (its string form reaches other processes). */
   shared(h: Handle): boolean;
+  /** Drops the reference of a handle that will not be attached; false if it was not outstanding. */
+  release(h: Handle): boolean;
 }
 let codec: HandleCodec | undefined;
 
@@ -140,7 +141,7 @@ export function assertHandle(input: unknown, kind: string, className: string): H
 export function leavingProcess(h: Handle, how: string): InvalidArgumentError {
   let released = false;
   try {
-    released = Heap.byId(h.heap)?.releaseHandle(h) ?? false;
+    released = codec?.release(h) ?? false;
   } catch {
     // A damaged handle: nothing this thread can release.
   }
