@@ -297,6 +297,12 @@ export class TaskStream implements AsyncIterableIterator<unknown>, TaskOwner, Op
       this.#fail(err);
       return;
     }
+    if (this.#stopped) {
+      // The progress callback stopped the operation (it aborted the signal): this value would
+      // land in buffers already released.
+      closeShareables(value);
+      return;
+    }
     if (this.#o.collect) {
       if (chunk) {
         const values = value as unknown[];
