@@ -3,7 +3,7 @@
 // after each round that the process heap came back exactly (objects, bytes, handles, allocator
 // invariants, frame rows whole). Prints a summary; exits 1 on the first leak or inconsistency.
 //
-// Usage: node scripts/stress-process-kill.js [kills=300] [children per round=2]
+// Usage: node scripts/stress-process-kill.js [kills=300] [children per round=2] [max ms before the kill=80]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { kCore } from '../dist/heap/heap.js';
 
 const kills = Number(process.argv[2] ?? 300);
 const per = Number(process.argv[3] ?? 2);
+const maxDelay = Number(process.argv[4] ?? 80);
 const churn = fileURLToPath(new URL('../test/fixtures/process-churn.js', import.meta.url));
 const heap = Heap.create({ size: '512M', shared: 'process' });
 const q = SharedQueue.create({ capacity: 32, heap });
@@ -38,7 +39,7 @@ while (done < kills) {
     return { c, ready: once(c.stdout, 'data'), exit: once(c, 'exit') };
   });
   await Promise.all(kids.map((k) => k.ready));
-  await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * 80)));
+  await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * maxDelay)));
   for (const k of kids) k.c.kill('SIGKILL');
   await Promise.all(kids.map((k) => k.exit));
   done += per;

@@ -58,7 +58,7 @@ await runCase('pool-dispatch', async ({ quick, repeats, result, log }) => {
       ['run', `Pool.run x ${n} in flight`],
       ['map', `Pool.map over ${n} items`],
       ['mapChunked', `Pool.map over ${n} items, chunkSize 64`],
-      ['imap', `Pool.imap over ${n} items (default window: 2 x workers)`],
+      ['imap', `Pool.imap over ${n} items (default window: 3 x workers)`],
       ['imapWindow', `Pool.imap over ${n} items, window 256`],
     ];
     for (const [name, what] of rows) {

@@ -118,9 +118,15 @@ export class SharedFrame<S extends FrameSchema = FrameSchema> {
   ) {
     this.#ref = ref;
     this.#store = store;
-    store.threadGone = (tid) => ref.core.isThreadGone(tid);
+    if (!store.threadGoneBound) {
+      // Once per store (a store is of one heap): a closure per attach would keep the last
+      // BlockRef alive and cost an allocation each time.
+      const core = ref.core;
+      store.threadGone = (tid) => core.isThreadGone(tid);
+      store.threadGoneBound = true;
+    }
     this.#view = view;
-    this.#cols = view.columns ?? store.layout.columns.map((_, i) => i);
+    this.#cols = view.columns ?? store.allColumns;
     this.#space = { store, start: view.start, rows: () => this.length };
     this.#borrowed = borrowed;
     ref.track(this);

@@ -63,6 +63,15 @@ export class FrameStore {
    * take over locks and reservations a dead thread left. Never true without a heap to ask.
    */
   threadGone: (tid: number) => boolean = () => false;
+  /** Whether `threadGone` asks a heap yet (set once, by the first SharedFrame over this store). */
+  threadGoneBound = false;
+  /**
+   * Every column index, in order: what a frame showing all its columns uses, made once per store
+   * rather than per attach. (A frame of 5000 columns that made its own list per attach spent
+   * ~100 us per attach in the garbage collector: V8's scavenger keeps objects registered with a
+   * FinalizationRegistry alive until a full collection, so the list was promoted every time.)
+   */
+  readonly allColumns: readonly number[];
   /** Column views, made on first use (a frame may have thousands of columns). */
   readonly #cols: Array<Col | undefined>;
 
@@ -73,6 +82,7 @@ export class FrameStore {
     this.header = new Int32Array(buffer, base, kHeaderWords);
     this.#cols = new Array<Col | undefined>(layout.columns.length);
     this.byName = new Map(layout.columns.map((c, i) => [c.name, i]));
+    this.allColumns = Object.freeze(layout.columns.map((_, i) => i));
   }
 
   get ncols(): number {
@@ -319,6 +329,21 @@ const stores = new Map<string, WeakRef<FrameStore>>();
 const forget = new FinalizationRegistry<string>((key) => {
   if (stores.get(key)?.deref() === undefined) stores.delete(key);
 });
+/**
+ * The stores used last, held strongly: a pool worker attaches the same frame for every task and
+ * closes it after, and a store held only by its WeakRef went with the next full collection, so a
+ * 5000-column frame rebuilt its layout (about a millisecond) every few tasks.
+ */
+const kRecentStores = 8;
+const recent: FrameStore[] = [];
+
+function keep(store: FrameStore): void {
+  if (recent[0] === store) return;
+  const at = recent.indexOf(store);
+  if (at > 0) recent.splice(at, 1);
+  else if (recent.length >= kRecentStores) recent.pop();
+  recent.unshift(store);
+}
 
 /**
  * The store of block (heap, unit, generation) in this thread: attaching the same frame again
@@ -336,9 +361,13 @@ export function storeFor(
 ): FrameStore {
   const key = `${heapId}:${unit}:${generation}`;
   const hit = stores.get(key)?.deref();
-  if (hit !== undefined) return hit;
+  if (hit !== undefined) {
+    keep(hit);
+    return hit;
+  }
   const store = FrameStore.open(buffer, byteOffset, byteLength);
   stores.set(key, new WeakRef(store));
   forget.register(store, key);
+  keep(store);
   return store;
 }

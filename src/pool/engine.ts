@@ -1,40 +1,39 @@
 /**
  * PoolEngine: the scheduler behind {@link Pool}. It owns the worker slots, the queue of waiting
  * tasks, and the bookkeeping that makes crashes, timeouts and cancellation leave nothing behind.
+ * It speaks the protocol (protocol.ts) and knows nothing of threads: a WorkerSlot is the
+ * transport that carries messages to one worker and reports its exit.
  *
  * Scheduling. Each worker runs one task at a time but may hold several (`capacity`), posted in
- * one message, so that it never waits a round trip between short tasks. The capacity adapts to
- * the measured task duration: 1 for tasks of a millisecond or more (best balance), up to 64 for
- * microsecond tasks. Idle workers get work first; a worker is topped up once it is down to half
- * its capacity, so messages carry many tasks; a worker with nothing to do asks for the tasks
- * still waiting behind another worker's running task (a long or never-ending one).
+ * one message, so that it never waits a round trip between tasks. The capacity adapts to the
+ * measured task duration: 2 for tasks of a millisecond or more (the next one waits in the worker
+ * while the current one runs), up to 64 for microsecond tasks. Idle workers get work first; a
+ * worker is topped up once it is down to half its capacity, so messages carry many tasks; a
+ * worker with nothing to do takes over tasks still waiting behind another worker's running task.
+ * Who runs a posted task is settled by its claim word (claims.ts): the pool takes a task back
+ * (to cancel it, or for an idle worker) at once, even while its worker is inside a long
+ * synchronous task, and the worker skips it.
  *
- * Accounting. A task posted to a worker stays on that worker's list until the worker replies
- * (result, failure, "skipped" or "returned"), even after its caller got an answer (aborted,
- * timed out), so the pool always knows which tasks a dead worker took with it: the first one
- * was running (it fails with SHMFRAME_ERR_WORKER_CRASHED), the others never started and go back
- * to the queue. When a worker exits for any reason the pool releases every reference its thread
- * still held (`heap.releaseThread`, in every heap this thread knows), every handle sent to it
- * and never attached, and every result handle it made but did not post (ResultRecord).
+ * Accounting. A task posted to a worker stays on that worker's list until the worker replies or
+ * the pool takes it back, even after its caller got an answer (aborted, timed out), so the pool
+ * always knows which tasks a dead worker took with it: one it had claimed was running (it fails
+ * with SHMFRAME_ERR_WORKER_CRASHED), the others never started and go back to the queue.
+ *
+ * Nothing is left behind. A reply that reaches nobody (its task was cancelled, timed out or
+ * failed by destroy(), or it comes from a worker the pool no longer knows) has the handles it
+ * carries released here, when it arrives (`#discard`), whatever the transport. When a worker
+ * exits for any reason the pool releases every reference its thread still held
+ * (`heap.releaseThread`, in every heap this thread knows), every handle sent to it and never
+ * attached, and every result handle it made but did not post (ResultRecord).
  */
 import { performance } from 'node:perf_hooks';
 import type { ResourceLimits } from 'node:worker_threads';
 import { ClosedError, InvalidArgumentError, decodeError, encodeError } from '../errors.js';
 import type { EncodedError } from '../errors.js';
 import { type Heap, knownHeaps } from '../heap/heap.js';
+import { type Carried, restoreCarried } from './error-carry.js';
 import { decode, releaseHandles } from './marshal.js';
-import {
-  kCancel,
-  kFail,
-  kInitError,
-  kOk,
-  kReady,
-  kReturned,
-  kRun,
-  kSkipped,
-  kSteal,
-  kThrew,
-} from './protocol.js';
+import { kCancel, kFail, kInitError, kOk, kReady, kRun, kThrew, replyHandles } from './protocol.js';
 import {
   type Task,
   crashError,
@@ -95,6 +94,8 @@ export class PoolEngine implements SlotEvents {
   #destroyPromise: Promise<void> | null = null;
   /** Callers of ready() waiting for every worker to load the task module. */
   #readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  /** Callers of onIdle() waiting for no task to be queued or on a worker. */
+  #idleWaiters: Array<() => void> = [];
 
   constructor(opts: EngineOptions) {
     this.#opts = opts;
@@ -141,12 +142,25 @@ export class PoolEngine implements SlotEvents {
     return this.#state === kOpen;
   }
 
-  /** How many tasks a worker may hold now (see the file comment). */
+  /**
+   * How many tasks a worker may hold now (see the file comment). Never fewer than 2: a worker
+   * whose next task waits in its own queue starts it without a round trip through this thread,
+   * which costs tens of microseconds on an idle machine and milliseconds on a loaded one (seed
+   * 002's 13 ms tasks spent a tenth of their time waiting so with one task per worker).
+   */
   get capacity(): number {
     const a = this.#avg;
-    if (a === 0) return 2;
-    if (a >= 1) return 1;
+    if (a === 0 || a >= 1) return 2;
     return Math.min(kMaxCapacity, Math.max(2, Math.ceil(1 / a)));
+  }
+
+  /**
+   * Resolves when no task is queued or held by a worker, counting cancelled tasks that a worker
+   * has not finished with yet: by then every late result has been released.
+   */
+  onIdle(): Promise<void> {
+    if (this.#queue.size === 0 && this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   missingExport(name: string): InvalidArgumentError | null {
@@ -198,7 +212,15 @@ export class PoolEngine implements SlotEvents {
       this.#checkDrained();
       return;
     }
-    this.#cancelAssigned(this.#slots[task.slot] as WorkerSlot, task, reason);
+    const slot = this.#slots[task.slot] as WorkerSlot;
+    if (this.#takeBack(slot, task)) {
+      // It never started: its worker will skip it, and its handles are ours to release.
+      task.state = kDone;
+      releaseHandles(task.handles);
+      this.#afterRemoval(slot);
+      return;
+    }
+    this.#cancelRunning(slot, task, reason);
   }
 
   stats(): PoolStats {
@@ -267,7 +289,11 @@ export class PoolEngine implements SlotEvents {
     slot.setRef(
       slot.tasks.length > 0 ||
         this.#state !== kOpen ||
-        (slot.state === 'starting' && (this.#queue.size > 0 || this.#readyWaiters.length > 0)),
+        // A worker starting, or stopping to be replaced (terminated after a cancel), while tasks
+        // or ready() wait for it: without this, a script awaiting ready() right after an abort
+        // could exit with the promise unsettled.
+        ((slot.state === 'starting' || slot.state === 'stopping') &&
+          (this.#queue.size > 0 || this.#readyWaiters.length > 0)),
     );
   }
 
@@ -344,25 +370,32 @@ export class PoolEngine implements SlotEvents {
   }
 
   /**
-   * A worker has nothing to do while another holds tasks it has not started (pipelined behind a
-   * long or never-ending task, a consumer loop say): ask for them back. The worker returns those
-   * still waiting (at once if its task is asynchronous, after it otherwise); they are dispatched
-   * again.
+   * A worker has nothing to do while another holds tasks it has not started (queued behind a
+   * long or never-ending task, a consumer loop say): take the later half of those back and
+   * dispatch them again. Taking back needs no answer from the busy worker (claims.ts), so this
+   * works while it is inside a synchronous task.
    */
   #balance(): void {
     if (this.#queue.size > 0) return;
     if (!this.#slots.some((s) => s.state === 'ready' && s.tasks.length === 0)) return;
+    const back: Task[] = [];
     for (const s of this.#slots) {
       if (s.state !== 'ready' || s.tasks.length < 2) continue;
-      const msg: unknown[] = [kSteal];
-      for (let i = 1; i < s.tasks.length; i++) {
+      let want = s.tasks.length >> 1;
+      for (let i = s.tasks.length - 1; i >= 1 && want > 0; i--) {
         const t = s.tasks[i] as Task;
-        if (t.stealing || t.settled) continue;
-        t.stealing = true;
-        msg.push(t.id);
+        if (t.settled || !s.claims.take(t.claim, t.id)) continue;
+        s.tasks.splice(i, 1);
+        this.#running--;
+        t.state = kQueued;
+        back.push(t);
+        want--;
       }
-      if (msg.length > 1) this.#post(s, msg);
     }
+    if (back.length === 0) return;
+    back.sort((a, b) => a.id - b.id);
+    this.#queue.unshift(back);
+    this.#dispatch();
   }
 
   #post(slot: WorkerSlot, msg: unknown[]): void {
@@ -380,7 +413,8 @@ export class PoolEngine implements SlotEvents {
       const t = this.#queue.take();
       if (t === undefined) break;
       batch.push(t);
-      msg.push(t.id, t.name, t.value, t.handles, t.typed, t.index, t.chunk);
+      t.claim = slot.claims.offer(t.id);
+      msg.push(t.id, t.name, t.value, t.handles, t.typed, t.index, t.chunk, t.claim);
     }
     const w = slot.worker;
     if (w === null) return;
@@ -393,7 +427,7 @@ export class PoolEngine implements SlotEvents {
     }
     for (const t of batch) {
       try {
-        w.postMessage([kRun, t.id, t.name, t.value, t.handles, t.typed, t.index, t.chunk]);
+        w.postMessage([kRun, t.id, t.name, t.value, t.handles, t.typed, t.index, t.chunk, t.claim]);
         this.#assign(slot, t);
       } catch (err) {
         t.state = kDone;
@@ -428,7 +462,11 @@ export class PoolEngine implements SlotEvents {
   #startHead(slot: WorkerSlot, now: number): void {
     const head = slot.tasks[0] as Task;
     head.startedAt = now;
-    if (head.timeout > 0 && !head.settled) {
+    if (head.settled) {
+      // Cancelled while the task before it was finishing (it had started, so it could not be
+      // taken back): it gets `terminateAfter` to stop, as a cancelled running task does.
+      this.#armGrace(slot, head);
+    } else if (head.timeout > 0) {
       slot.timeoutTimer = setTimeout(() => this.#onTimeout(slot, head), head.timeout);
       slot.timeoutTimer.unref();
     }
@@ -465,12 +503,46 @@ export class PoolEngine implements SlotEvents {
     slot.timeoutTimer = null;
     if (slot.tasks[0] !== task || task.settled) return;
     this.#fail(task, timeoutError(task));
-    this.#cancelAssigned(slot, task, timeoutError(task));
+    if (this.#takeBack(slot, task)) {
+      // Its worker never got to it (busy draining its port, or slow to wake): no worker to stop.
+      task.state = kDone;
+      releaseHandles(task.handles);
+      this.#afterRemoval(slot);
+      return;
+    }
+    this.#cancelRunning(slot, task, timeoutError(task));
   }
 
-  #cancelAssigned(slot: WorkerSlot, task: Task, reason: Error): void {
+  /**
+   * Takes back a task posted to `slot` that its worker has not started (claims.ts). On success
+   * the task is off the worker's list (the caller decides what becomes of it).
+   */
+  #takeBack(slot: WorkerSlot, task: Task): boolean {
+    if (!slot.claims.take(task.claim, task.id)) return false;
+    const at = slot.tasks.indexOf(task);
+    if (at >= 0) {
+      slot.tasks.splice(at, 1);
+      this.#running--;
+      if (at === 0) this.#nextHead(slot, performance.now());
+    }
+    return true;
+  }
+
+  /** A task left a worker's list outside a reply: dispatch, and settle waiters of close(). */
+  #afterRemoval(slot: WorkerSlot): void {
+    if (this.#queue.size > 0 || slot.tasks.length === 0) this.#scheduleDispatch();
+    this.#checkDrained();
+  }
+
+  /** A task its worker had claimed was cancelled: abort its ctx.signal, stop it if it goes on. */
+  #cancelRunning(slot: WorkerSlot, task: Task, reason: Error): void {
     this.#post(slot, [kCancel, task.id, encodeError(reason)]);
-    if (slot.tasks[0] !== task) return; // not started: the worker will skip it
+    // Not first: the task before it has replied and the reply is on its way; its clock (and
+    // this grace period) starts when it becomes first (#startHead).
+    if (slot.tasks[0] === task) this.#armGrace(slot, task);
+  }
+
+  #armGrace(slot: WorkerSlot, task: Task): void {
     slot.clearTimer('timeoutTimer');
     if (this.#opts.terminateAfter === 0) {
       slot.kill();
@@ -489,11 +561,7 @@ export class PoolEngine implements SlotEvents {
     switch (m[0]) {
       case kOk:
       case kFail:
-      case kSkipped:
         this.#reply(slot, m);
-        break;
-      case kReturned:
-        this.#returned(slot, m);
         break;
       case kReady: {
         this.#exports = new Set(m[1] as string[]);
@@ -512,83 +580,81 @@ export class PoolEngine implements SlotEvents {
   }
 
   messageError(slot: WorkerSlot, err: Error): void {
-    // A reply that could not be deserialized: it was the running task's.
+    // A reply that could not be deserialized: it was the running task's. (The handles it carried
+    // are lost with it; the worker's record of them was cleared when it posted.)
     const head = slot.tasks[0];
-    if (head !== undefined) this.#reply(slot, [kFail, head.id, encodeError(err), 0, kThrew]);
+    if (head !== undefined) {
+      this.#reply(slot, [kFail, head.id, encodeError(err), 0, kThrew, null, null]);
+    }
+  }
+
+  /** A message from a worker the slot no longer holds (a transport may deliver one late). */
+  orphan(m: unknown[]): void {
+    this.#discard(m);
+  }
+
+  /** Releases what a reply nobody will receive carries. */
+  #discard(m: unknown[]): void {
+    releaseHandles(replyHandles(m));
   }
 
   #reply(slot: WorkerSlot, m: unknown[]): void {
-    const kind = m[0];
-    // Replies come in order: the first task on the list (tasks given back were removed).
+    // Replies come in order, for tasks the worker claimed: the first task on the list.
     const at = slot.tasks.findIndex((t) => t.id === m[1]);
     if (at < 0) {
-      if (kind === kOk) releaseHandles(m[3] as null);
+      this.#discard(m);
       return;
     }
     const task = slot.tasks.splice(at, 1)[0] as Task;
     this.#running--;
     task.state = kDone;
     const now = performance.now();
-    if (at === 0 && kind !== kSkipped) {
+    if (at === 0) {
       slot.done++;
       const d = now - task.startedAt;
       this.#avg = this.#avg === 0 ? d : this.#avg * 0.8 + d * 0.2;
     }
-    if (kind === kOk) {
-      if (task.settled) {
-        releaseHandles(m[3] as null);
-      } else {
-        let value: unknown;
-        let error: Error | undefined;
-        try {
-          value = decode(m[2], m[3] as null, m[4] as null, []);
-        } catch (err) {
-          error = err as Error;
-        }
-        if (error === undefined) {
-          this.#completed++;
-          this.#settle(task, undefined, value);
-        } else {
-          this.#fail(task, error);
-        }
+    if (task.settled) {
+      // Cancelled, timed out or failed by destroy() while it ran: nobody waits for this reply.
+      this.#discard(m);
+    } else if (m[0] === kOk) {
+      let value: unknown;
+      let error: Error | undefined;
+      try {
+        value = decode(m[2], m[3] as null, m[4] as null, []);
+      } catch (err) {
+        error = err as Error;
       }
-    } else if (kind === kFail && !task.settled) {
-      const encoded = m[2] as EncodedError;
-      this.#fail(
-        task,
-        m[4] === kThrew ? taskError(task, encoded, m[3] as number, slot.id) : decodeError(encoded),
-      );
+      if (error === undefined) {
+        this.#completed++;
+        this.#settle(task, undefined, value);
+      } else {
+        this.#fail(task, error);
+      }
+    } else {
+      this.#fail(task, this.#failure(task, slot, m));
     }
     if (at === 0) this.#nextHead(slot, now);
     if (this.#queue.size > 0 || slot.tasks.length === 0) this.#scheduleDispatch();
     this.#checkDrained();
   }
 
-  /** Tasks a worker gave back (kSteal): they never started; dispatch them again. */
-  #returned(slot: WorkerSlot, m: unknown[]): void {
-    const back: Task[] = [];
-    let headGone = false;
-    for (let k = 1; k < m.length; k++) {
-      // One asked back may since have become the first on the pool's list (the tasks before it
-      // replied meanwhile): the worker still never started it.
-      const at = slot.tasks.findIndex((t) => t.id === m[k]);
-      if (at < 0) continue;
-      if (at === 0) headGone = true;
-      const t = slot.tasks.splice(at, 1)[0] as Task;
-      this.#running--;
-      t.stealing = false;
-      if (t.settled) {
-        t.state = kDone;
-        releaseHandles(t.handles);
-      } else {
-        t.state = kQueued;
-        back.push(t);
+  /** The error of a kFail reply, with the shared objects it carried put back in place. */
+  #failure(task: Task, slot: WorkerSlot, m: unknown[]): Error {
+    const encoded = m[2] as EncodedError;
+    const threw = m[4] === kThrew;
+    const error = threw ? taskError(task, encoded, m[3] as number, slot.id) : decodeError(encoded);
+    const carried = m[5] as Carried | null;
+    const handles = replyHandles(m);
+    if (carried !== null && handles !== null) {
+      try {
+        restoreCarried(threw ? (error.cause as Error) : error, carried, handles);
+      } catch {
+        // The objects could not be attached (decode released what it had not attached): the
+        // error goes without them.
       }
     }
-    this.#queue.unshift(back);
-    if (headGone) this.#nextHead(slot, performance.now());
-    this.#dispatch();
-    this.#checkDrained();
+    return error;
   }
 
   #settle(task: Task, error: Error | undefined, value: unknown): void {
@@ -641,17 +707,18 @@ export class PoolEngine implements SlotEvents {
     const tasks = slot.tasks.splice(0);
     this.#running -= tasks.length;
     const requeue: Task[] = [];
-    tasks.forEach((t, i) => {
-      if (t.settled || i === 0) {
+    for (const t of tasks) {
+      // A task the worker had not claimed never started: it runs elsewhere (unless nobody wants
+      // it any more). The one it had claimed was running when it died.
+      if (slot.claims.take(t.claim, t.id) && !t.settled) {
+        t.state = kQueued;
+        requeue.push(t);
+      } else {
         t.state = kDone;
         releaseHandles(t.handles);
         this.#fail(t, crashError(t, slot.id, code, cause));
-      } else {
-        t.state = kQueued;
-        t.stealing = false;
-        requeue.push(t);
       }
-    });
+    }
     this.#queue.unshift(requeue);
 
     if (wasStarting && !planned && !slot.initFailed) {
@@ -679,6 +746,9 @@ export class PoolEngine implements SlotEvents {
     if (idle && this.#activeSince > 0) {
       this.#activeTime += performance.now() - this.#activeSince;
       this.#activeSince = 0;
+    }
+    if (idle && this.#idleWaiters.length > 0) {
+      for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
     if (this.#onDrained !== null && idle && this.#ops.size === 0) {
       const resolve = this.#onDrained;

@@ -87,16 +87,24 @@ function scan(v: unknown, depth: number, auto: AutoShare | null): boolean {
   return false;
 }
 
+/** True when `value` holds (or may hold: too deep or large to tell quickly) a shared object. */
+export function holdsShared(value: unknown): boolean {
+  budget = kScanBudget;
+  return scan(value, 0, null);
+}
+
 class Encoder {
   readonly handles: Handle[] = [];
   readonly sources: Shareable[] = [];
   typed: (string | null)[] | null = null;
   readonly #memo = new Map<object, unknown>();
   readonly #auto: AutoShare | null;
+  readonly #note: ((h: Handle) => void) | null;
   #backEdges: Set<object> | null = null;
 
-  constructor(auto: AutoShare | null) {
+  constructor(auto: AutoShare | null, note: ((h: Handle) => void) | null) {
     this.#auto = auto;
+    this.#note = note;
   }
 
   visit(v: unknown): unknown {
@@ -136,6 +144,7 @@ class Encoder {
 
   #share(key: object, obj: Shareable, typed: string | null): Handle {
     const h = obj[kShare]();
+    this.#note?.(h);
     this.handles.push(h);
     this.sources.push(obj);
     if (typed !== null || this.typed !== null) {
@@ -193,15 +202,21 @@ class Encoder {
 
 /**
  * Prepares `value` for postMessage: every shared object inside gets a handle carrying a fresh
- * reference (the caller keeps its own). On error, handles already made are released.
+ * reference (the caller keeps its own). On error, handles already made are released. `note` sees
+ * each handle as soon as it exists (a worker records it, so that the handle is released even if
+ * the thread is terminated before the message is posted).
  */
-export function encode(value: unknown, auto: AutoShare | null): Outgoing {
+export function encode(
+  value: unknown,
+  auto: AutoShare | null,
+  note: ((h: Handle) => void) | null = null,
+): Outgoing {
   if (typeof value !== 'object' || value === null) {
     return { value, handles: null, typed: null, sources: null };
   }
   budget = kScanBudget;
   if (!scan(value, 0, auto)) return { value, handles: null, typed: null, sources: null };
-  const enc = new Encoder(auto);
+  const enc = new Encoder(auto, note);
   let out: unknown;
   try {
     out = enc.visit(value);

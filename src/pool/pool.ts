@@ -356,6 +356,20 @@ export class Pool<T extends TaskModule = TaskModule> {
   }
 
   /**
+   * Resolves when no task is waiting or running, counting tasks that were cancelled (aborted,
+   * timed out, their `map`/`imap` stopped) but that a worker has not finished with yet. By then
+   * every result that arrived for nobody has been released, so `heap.stats()` shows only what
+   * your code holds. It does not keep new calls out: it waits for the first idle moment.
+   * @example
+   * controller.abort();                 // the task may still be running in its worker
+   * await pool.onIdle();                // its result, if it comes, is released by now
+   * assert.equal(heap.stats().objects, objectsBefore);
+   */
+  onIdle(): Promise<void> {
+    return this.#engine.onIdle();
+  }
+
+  /**
    * Finishes every task and running `map`/`imap`, then stops the workers. Calls made after it
    * fail with SHMFRAME_ERR_CLOSED. Idempotent: returns the same promise every time.
    */

@@ -2,17 +2,19 @@
  * The messages between a pool and its workers. Messages are flat arrays (a tag, then fields),
  * because cloning one array of primitives is measurably cheaper than cloning an object per task,
  * and several tasks travel in one message (a batch) when many are waiting.
+ *
+ * Who runs a task that was posted is decided by its claim word (see claims.ts), not by messages:
+ * a task the pool takes back is skipped by the worker without a reply.
  */
+import type { Handle } from '../heap/handle.js';
 
 // ---- parent -> worker ----
 /** `[kRun, ...tasks]`: each task is {@link kTaskFields} consecutive fields, see {@link TaskField}. */
 export const kRun = 1;
-/** `[kCancel, id, EncodedError]`: abort the task's `ctx.signal`, or skip it if not started. */
+/** `[kCancel, id, EncodedError]`: abort the running task's `ctx.signal` (ignored once it is done). */
 export const kCancel = 2;
 /** `[kStop]`: finish nothing more, let the thread exit. */
 export const kStop = 3;
-/** `[kSteal, ...ids]`: give back these tasks if they have not started (for an idle worker). */
-export const kSteal = 4;
 
 // ---- worker -> parent ----
 /** `[kReady, exportNames]`: the task module loaded. */
@@ -21,12 +23,12 @@ export const kReady = 10;
 export const kInitError = 11;
 /** `[kOk, id, value, handles | null, typed | null]`. */
 export const kOk = 12;
-/** `[kFail, id, EncodedError, itemOffset, kThrew | kRefused]`. */
+/**
+ * `[kFail, id, EncodedError, itemOffset, kThrew | kRefused, carried | null, handles | null]`:
+ * `carried` lists the shared objects found on the thrown error (see error-carry.ts), moved to the
+ * caller by the handles in `handles` as a result's are.
+ */
 export const kFail = 13;
-/** `[kSkipped, id]`: a cancelled task that never started. */
-export const kSkipped = 14;
-/** `[kReturned, ...ids]`: tasks given back after a kSteal, not started, handles untouched. */
-export const kReturned = 15;
 
 /** The task function threw (or rejected): the caller gets a TaskError wrapping it. */
 export const kThrew = 0;
@@ -43,8 +45,27 @@ export const TaskField = {
   index: 5,
   /** 0: one call with `value` as args; n > 0: `value` is an array of n items, one call each. */
   chunk: 6,
+  /** The task's word in the worker's claim ring. */
+  claim: 7,
 } as const;
-export const kTaskFields = 7;
+export const kTaskFields = 8;
+
+/**
+ * The handles a worker's reply carries, each holding one reference: what must be released when
+ * the reply reaches nobody (its task was cancelled, timed out or failed by destroy(), or it comes
+ * from a worker the pool no longer knows). One place, so that every transport and every reply
+ * kind is covered.
+ */
+export function replyHandles(m: readonly unknown[]): readonly Handle[] | null {
+  switch (m[0]) {
+    case kOk:
+      return (m[3] as Handle[] | null | undefined) ?? null;
+    case kFail:
+      return (m[6] as Handle[] | null | undefined) ?? null;
+    default:
+      return null;
+  }
+}
 
 /** What a worker gets as `workerData`. */
 export interface WorkerInit {
@@ -57,4 +78,6 @@ export interface WorkerInit {
   workerId: number;
   /** Shared words where the worker records result handles in transit (see ResultRecord). */
   record: SharedArrayBuffer;
+  /** The worker's claim ring (see TaskClaims). */
+  claims: SharedArrayBuffer;
 }

@@ -22,21 +22,28 @@ export class ResultRecord {
 
   /** Notes the handles about to be posted (the first 1024: 20 KiB of words per worker). */
   begin(handles: readonly Handle[]): void {
-    const w = this.#w;
-    const n = Math.min(handles.length, kEntries);
-    for (let i = 0; i < n; i++) {
-      const h = handles[i] as Handle;
-      const at = 1 + i * kEntryWords;
-      w[at] = (h.heap % 2 ** 32) | 0;
-      w[at + 1] = Math.floor(h.heap / 2 ** 32);
-      w[at + 2] = h.unit;
-      w[at + 3] = h.ticket;
-      w[at + 4] = h.serial;
-    }
-    Atomics.store(w, 0, n);
+    Atomics.store(this.#w, 0, 0);
+    for (const h of handles) this.add(h);
   }
 
-  /** The handles were posted: they belong to the message now. */
+  /**
+   * Notes one more handle, as soon as it is made (the count is raised after its words are
+   * written, so the pool never reads a half-written entry).
+   */
+  add(h: Handle): void {
+    const w = this.#w;
+    const n = Atomics.load(w, 0);
+    if (n >= kEntries) return;
+    const at = 1 + n * kEntryWords;
+    w[at] = (h.heap % 2 ** 32) | 0;
+    w[at + 1] = Math.floor(h.heap / 2 ** 32);
+    w[at + 2] = h.unit;
+    w[at + 3] = h.ticket;
+    w[at + 4] = h.serial;
+    Atomics.store(w, 0, n + 1);
+  }
+
+  /** The handles were posted (or released): they belong to the message now. */
   end(): void {
     Atomics.store(this.#w, 0, 0);
   }

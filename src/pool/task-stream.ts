@@ -178,10 +178,13 @@ export class TaskStream implements AsyncIterableIterator<unknown>, TaskOwner, Op
   #window(): number {
     const o = this.#o;
     if (o.window !== undefined) return o.window;
-    const base = 2 * this.#engine.size;
-    if (!o.collect) return base;
+    const workers = this.#engine.size;
+    // imap: per worker, a task running, the next one waiting in the worker, and a result waiting
+    // for the consumer (with 2 per worker, a worker that finished ahead of an ordered result had
+    // nothing queued and waited for the slower one).
+    if (!o.collect) return 3 * workers;
     // map keeps every result anyway: let short tasks fill the workers' pipelines.
-    return Math.min(128 * this.#engine.size, base * this.#engine.capacity);
+    return Math.min(128 * workers, 2 * workers * this.#engine.capacity);
   }
 
   #pump(): void {
@@ -295,6 +298,12 @@ export class TaskStream implements AsyncIterableIterator<unknown>, TaskOwner, Op
     } catch (err) {
       closeShareables(value);
       this.#fail(err);
+      return;
+    }
+    if (this.#stopped) {
+      // The progress callback stopped the operation (it aborted the signal): this value would
+      // land in buffers already released.
+      closeShareables(value);
       return;
     }
     if (this.#o.collect) {

@@ -30,8 +30,8 @@ export class Task {
   startedAt = 0;
   /** The worker slot it was posted to. */
   slot: number = -1;
-  /** Asked back from its worker (kSteal) for a worker with nothing to do. */
-  stealing = false;
+  /** Its word in that worker's claim ring (claims.ts). */
+  claim = -1;
 
   constructor(
     readonly owner: TaskOwner,

@@ -143,8 +143,9 @@ export interface MapOptions extends RunOptions {
   /**
    * Most tasks (chunks) in flight: submitted and not yet consumed. Items are pulled from the
    * input only as tasks complete, so a huge or infinite generator never fills memory.
-   * @default `map`: 2 x workers, raised automatically up to 128 x workers for sub-millisecond
-   * tasks; `imap`: 2 x workers
+   * @default `map`: 4 x workers, raised automatically up to 128 x workers for sub-millisecond
+   * tasks; `imap`: 3 x workers (per worker: a task running, the next one queued in the worker, a
+   * result waiting for you)
    */
   window?: number;
 }

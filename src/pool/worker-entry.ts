@@ -4,8 +4,10 @@
  * default heap, loads the task module, then runs tasks one at a time in the order they came.
  *
  * Tasks arrive in batches; between tasks the worker drains its port synchronously
- * (`receiveMessageOnPort`), so a cancel for a task still waiting here is seen before it starts
- * and a batch costs one event, not one per task.
+ * (`receiveMessageOnPort`), so a cancel for the running task is seen as soon as it yields and a
+ * batch costs one event, not one per task. Before starting a task the worker claims it (see
+ * claims.ts): a task the pool took back meanwhile (cancelled, or given to an idle worker) is
+ * skipped without a word, its handles left to the pool.
  */
 import { parentPort, receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
 import { InvalidArgumentError, TaskError, decodeError, encodeError } from '../errors.js';
@@ -15,6 +17,8 @@ import { Heap } from '../heap/heap.js';
 import type { Shareable } from '../heap/kinds.js';
 // The barrel registers every shared kind, so that handles of any kind can be attached here.
 import '../index.js';
+import { TaskClaims } from './claims.js';
+import { carryFromError } from './error-carry.js';
 import { closeAll, closeShareables, decode, encode, releaseHandles } from './marshal.js';
 import {
   kCancel,
@@ -23,10 +27,7 @@ import {
   kOk,
   kReady,
   kRefused,
-  kReturned,
   kRun,
-  kSkipped,
-  kSteal,
   kStop,
   kTaskFields,
   kThrew,
@@ -41,6 +42,8 @@ const port = parentPort;
 if (port === null) throw new Error('shmframe: worker-entry.js runs only as a pool worker');
 const init = workerData as WorkerInit;
 const record = new ResultRecord(init.record);
+const claims = new TaskClaims(init.claims);
+const noteHandle = (h: Handle): void => record.add(h);
 const fns = new Map<string, TaskFn>();
 
 /** ctx for one call; its AbortController is made only if the task reads `signal`. */
@@ -82,7 +85,6 @@ const queue: unknown[] = [];
 let head = 0;
 let busy = false;
 let stopping = false;
-const cancelled = new Set<number>();
 
 function post(message: unknown[]): void {
   port!.postMessage(message);
@@ -94,33 +96,17 @@ function ingest(m: unknown[]): void {
       for (let i = 1; i < m.length; i++) queue.push(m[i]);
       break;
     case kCancel: {
-      const id = m[1] as number;
-      const reason = decodeError(m[2] as EncodedError);
-      if (current !== null && current.id === id) current.ctx.abort(reason);
-      else cancelled.add(id);
+      // Only a task this worker claimed is cancelled by message; one that already finished (its
+      // reply is on its way) has nothing left to abort.
+      if (current !== null && current.id === m[1]) {
+        current.ctx.abort(decodeError(m[2] as EncodedError));
+      }
       break;
     }
-    case kSteal:
-      giveBack(m);
-      break;
     case kStop:
       stopping = true;
       break;
   }
-}
-
-/** Returns the asked tasks that have not started, untouched, so an idle worker can run them. */
-function giveBack(m: unknown[]): void {
-  const wanted = new Set(m.slice(1) as number[]);
-  const returned: unknown[] = [kReturned];
-  for (let at = head; at < queue.length; at += kTaskFields) {
-    const id = queue[at] as number;
-    if (!wanted.has(id)) continue;
-    queue[at] = -1; // a tombstone: pump skips it
-    cancelled.delete(id);
-    returned.push(id);
-  }
-  if (returned.length > 1) post(returned);
 }
 
 function drain(): void {
@@ -158,13 +144,10 @@ function pump(): void {
     const typed = queue[at + 4] as (string | null)[] | null;
     const index = queue[at + 5] as number;
     const chunk = queue[at + 6] as number;
+    const claim = queue[at + 7] as number;
     for (let k = at; k < head; k++) queue[k] = undefined;
-    if (id === -1) continue;
-    if (cancelled.size > 0 && cancelled.delete(id)) {
-      releaseHandles(handles);
-      post([kSkipped, id]);
-      continue;
-    }
+    // Taken back by the pool (cancelled, or given to another worker): its handles are the pool's.
+    if (!claims.take(claim, id)) continue;
     const pending = execute(id, name, value, handles, typed, index, chunk);
     if (pending !== undefined) {
       busy = true;
@@ -180,7 +163,7 @@ function resume(): void {
 }
 
 function refuse(id: number, error: unknown): void {
-  post([kFail, id, encodeError(error), 0, kRefused]);
+  post([kFail, id, encodeError(error), 0, kRefused, null, null]);
 }
 
 function missingExport(name: string): InvalidArgumentError {
@@ -289,6 +272,10 @@ async function finishChunk(
   succeed(id, results, attached);
 }
 
+/**
+ * Posts a failure. Shared objects found on the error are moved to the caller as a result's are
+ * (error-carry.ts); the rest of the error is encoded (class, code, message, stack, causes).
+ */
 function fail(
   id: number,
   err: unknown,
@@ -298,8 +285,24 @@ function fail(
 ): void {
   current = null;
   closeShareables(partial);
+  let carry: ReturnType<typeof carryFromError> = null;
+  try {
+    record.end();
+    carry = carryFromError(err, noteHandle);
+  } catch {
+    carry = null; // a property getter threw, or the heap is full: the error goes without them
+  }
+  if (carry !== null) closeAll(carry.sources);
   closeAll(attached);
-  post([kFail, id, encodeError(err), offset, kThrew]);
+  const encoded = encodeError(err);
+  try {
+    post([kFail, id, encoded, offset, kThrew, carry?.carried ?? null, carry?.handles ?? null]);
+  } catch {
+    // What the error carried cannot be cloned: send the error alone.
+    if (carry !== null) releaseHandles(carry.handles);
+    post([kFail, id, encoded, offset, kThrew, null, null]);
+  }
+  record.end();
 }
 
 /**
@@ -310,31 +313,34 @@ function fail(
 function succeed(id: number, value: unknown, attached: Shareable[]): void {
   current = null;
   let out;
+  record.end();
   try {
-    out = encode(value, null);
+    // Each handle is recorded as soon as it is made: a worker terminated from here on (its task
+    // timed out, say) leaves nothing the pool cannot release.
+    out = encode(value, null, noteHandle);
   } catch (err) {
+    record.end();
     closeShareables(value);
     closeAll(attached);
-    post([kFail, id, encodeError(err), 0, kThrew]);
+    post([kFail, id, encodeError(err), 0, kThrew, null, null]);
     return;
   }
-  if (out.handles !== null) record.begin(out.handles);
   closeAll(out.sources);
   closeAll(attached);
   try {
     post([kOk, id, out.value, out.handles, null]);
   } catch (err) {
-    record.end();
     releaseHandles(out.handles);
+    record.end();
     const error = new TaskError(
       `The result of the task could not be sent to the pool: ${(err as Error).message.replace(/\.+$/, '')}. ` +
         'Results must be structured-clonable (no functions, class instances lose their class).',
       { cause: err },
     );
-    post([kFail, id, encodeError(error), 0, kRefused]);
+    post([kFail, id, encodeError(error), 0, kRefused, null, null]);
     return;
   }
-  if (out.handles !== null) record.end();
+  record.end();
 }
 
 function stop(): void {

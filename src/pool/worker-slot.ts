@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { TaskClaims } from './claims.js';
 import { kStop, type WorkerInit } from './protocol.js';
 import { ResultRecord } from './record.js';
 import type { Task } from './task.js';
@@ -55,6 +56,8 @@ function startWorker(init: WorkerInit, resourceLimits: ResourceLimits | undefine
 
 export interface SlotEvents {
   message(slot: WorkerSlot, m: unknown[]): void;
+  /** A message from a worker this slot no longer holds: its contents reach nobody. */
+  orphan(m: unknown[]): void;
   messageError(slot: WorkerSlot, err: Error): void;
   exit(slot: WorkerSlot, code: number): void;
 }
@@ -71,6 +74,8 @@ export class WorkerSlot {
   /** Tasks posted to this worker, in order: the first one is running (or about to). */
   readonly tasks: Task[] = [];
   readonly record = new ResultRecord();
+  /** Claim words of the tasks posted to this slot's worker (a replacement inherits them). */
+  readonly claims = new TaskClaims();
   refed = true;
   /** We asked it to stop or terminated it: its exit is not a crash. */
   planned = false;
@@ -98,11 +103,14 @@ export class WorkerSlot {
   }
 
   start(
-    init: Omit<WorkerInit, 'workerId' | 'record'>,
+    init: Omit<WorkerInit, 'workerId' | 'record' | 'claims'>,
     limits: ResourceLimits | undefined,
     events: SlotEvents,
   ): void {
-    const worker = startWorker({ ...init, workerId: this.id, record: this.record.buffer }, limits);
+    const worker = startWorker(
+      { ...init, workerId: this.id, record: this.record.buffer, claims: this.claims.buffer },
+      limits,
+    );
     this.worker = worker;
     this.threadId = worker.threadId;
     this.state = 'starting';
@@ -113,6 +121,7 @@ export class WorkerSlot {
     this.refed = true;
     worker.on('message', (m: unknown[]) => {
       if (this.worker === worker) events.message(this, m);
+      else events.orphan(m);
     });
     worker.on('messageerror', (err: Error) => {
       if (this.worker === worker) events.messageError(this, err);
