@@ -4,7 +4,6 @@
  * can attach even if it never saw that heap before.
  */
 import { InvalidArgumentError, describe } from '../errors.js';
-import { Heap } from './heap.js';
 
 export interface Handle<View = unknown> {
   readonly $shmframe: 'handle';
@@ -36,6 +35,13 @@ interface HandleCodec {
   parse(text: string): Handle;
   /** Whether the handle's heap is a process heap (its string form reaches other processes). */
   shared(h: Handle): boolean;
+  /**
+   * Drops the reference of a handle that will never be attached, when this thread knows its heap;
+   * true if it was outstanding. (Through the codec, not an import of heap.ts: heap.ts imports this
+   * module, and a cycle would leave `codec` uninitialized when a module that loads this one
+   * first, such as array/shared-array.js, is the entry.)
+   */
+  release(h: Handle): boolean;
 }
 let codec: HandleCodec | undefined;
 
@@ -140,7 +146,7 @@ export function assertHandle(input: unknown, kind: string, className: string): H
 export function leavingProcess(h: Handle, how: string): InvalidArgumentError {
   let released = false;
   try {
-    released = Heap.byId(h.heap)?.releaseHandle(h) ?? false;
+    released = codec?.release(h) ?? false;
   } catch {
     // A damaged handle: nothing this thread can release.
   }

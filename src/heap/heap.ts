@@ -856,4 +856,5 @@ setHandleCodec({
   format: formatHandle,
   parse: parseHandle,
   shared: (h) => Heap.byId(h.heap)?.shared === 'process',
+  release: (h) => Heap.byId(h.heap)?.releaseHandle(h) ?? false,
 });
