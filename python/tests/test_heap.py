@@ -11,11 +11,39 @@ import numpy as np
 
 import shmframe
 from shmframe.heap.handle import Handle, parse
-from shmframe.heap.layout import header_check, i32, imul
+from shmframe.heap.layout import (
+    B_CHECK,
+    B_GEN,
+    B_REFS,
+    OP_DROP,
+    T_HELD,
+    T_PEND_OP,
+    WORDS_PER_UNIT,
+    free_check,
+    header_check,
+    header_words_check,
+    i32,
+    imul,
+    pending_check,
+    water_check,
+)
 
 
 def heap(size="32M"):
     return shmframe.Heap.create(size)
+
+
+def _forget(*objs):
+    """Drops objects as a killed process does: their references stay counted in the heap."""
+    for o in objs:
+        ref = getattr(o, "_ref", o)
+        ref.released = True
+        if ref._finalizer is not None:
+            ref._finalizer.detach()
+
+
+def _tmp_file(tag):
+    return os.path.join("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp", f"shmframe-pytest-{tag}-{os.getpid()}.bin")
 
 
 class Arithmetic(unittest.TestCase):
@@ -27,6 +55,16 @@ class Arithmetic(unittest.TestCase):
         self.assertEqual(imul(-1, 3), -3)
         self.assertEqual(imul(0x7FFFFFFF, 2), -2)
         self.assertEqual(header_check(0x10002, 1, 2, 64, 0), header_check(0x10002, 1, 2, 64, 0))
+
+    def test_check_words_match_javascript(self):
+        # Values of layout.ts freeCheck, waterCheck, pendingCheck and headerWordsCheck, printed by
+        # Node for the same arguments: one format, two languages.
+        self.assertEqual(free_check(1, 2, 3), -198262531)
+        self.assertEqual(free_check(0x7FFFFFFF, 0xFFFFFFFF, 5), 402563580)
+        self.assertEqual(water_check(123456, 7), 2049353863)
+        self.assertEqual(pending_check(0x7FFFFFFF, 0xFFFFFFFF, 5, 0x7FFFFFFF ^ 5), 1067298939)
+        self.assertEqual(header_check(123456, 7, 0, 123456, 7), -190031376)
+        self.assertEqual(header_words_check([1, 2, 3, 4, 0xFFFFFFFF]), 1654870103)
 
     def test_handle_strings_round_trip(self):
         h = Handle("frame", 0xABCDEF1234, 1234, -5, 17, 99, {"start": 2, "columns": [0, 2]}, "nresults")
@@ -80,6 +118,112 @@ class Allocator(unittest.TestCase):
         b = shmframe.SharedArray.zeros(h, (1000,), "f8")
         self.assertTrue((b.numpy() == 0).all())
         b.close()
+
+
+class Hardening(unittest.TestCase):
+    def test_a_heap_whose_objects_are_all_closed_is_one_free_block_again(self):
+        h = heap("16M")
+        fresh = h.stats()["largestFree"]
+        arrays = [shmframe.SharedArray.zeros(h, (50_000,), "f8") for _ in range(20)]
+        self.assertLess(h.stats()["largestFree"], fresh)
+        for a in arrays:
+            a.close()
+        s = h.stats()
+        self.assertEqual((s["objects"], s["used"], s["largestFree"], s["corrupt"]), (0, 0, fresh, False))
+        self.assertEqual(h._core.ledger(h._core.tid()).unit, 0, "the empty ledger was freed")
+        self.assertEqual(h.verify(), [])
+
+    def test_a_damaged_free_block_marks_the_heap_corrupt_and_allocations_fail(self):
+        h = heap("4M")
+        a = shmframe.SharedArray.zeros(h, (10,), "f8")
+        core = h._core
+        free = []
+        core.alloc.walk(lambda u, size, magic, kind: free.append(u) if magic == 0x45455246 else None)
+        core.w.set(free[-1] * WORDS_PER_UNIT + B_CHECK, 12345)
+        with self.assertRaises(shmframe.CorruptError) as ctx:
+            shmframe.SharedArray.zeros(h, (10,), "f8")
+        self.assertEqual(ctx.exception.details["reason"], 1)
+        self.assertTrue(h.stats()["corrupt"])
+        self.assertTrue(h.verify())
+        with self.assertRaises(shmframe.CorruptError):
+            shmframe.attach(str(a.handle))
+        self.assertEqual(a.numpy().tolist(), [0.0] * 10, "objects already attached stay readable")
+
+    def test_a_damaged_header_word_is_refused_at_open(self):
+        h = shmframe.Heap.create("4M", file=_tmp_file("damaged"), overwrite=True)
+        path = h.file
+        h._core.w.set(9, h._core.w.get(9) + 1)  # H_TICKET_CAP, covered by the header check
+        from shmframe.heap import segment
+        from shmframe.heap.core import HeapCore
+
+        seg = segment.open_file(path)
+        with self.assertRaises(shmframe.CorruptError) as ctx:
+            HeapCore.open(seg.mapping, seg.size, seg.fd)
+        self.assertEqual(ctx.exception.details["reason"], 2)
+        os.unlink(path)
+
+    def test_releasing_a_dead_identity_folds_its_pending_drop_and_never_drops_twice(self):
+        h = heap()
+        core = h._core
+        a = shmframe.SharedArray.from_numpy(h, np.arange(4.0))
+        ident = []
+
+        def held_and_died_mid_drop():
+            # A second identity takes two references, then "dies" right after the count of a
+            # drop went down (phase 1) and before its ledger said so.
+            b = shmframe.attach(str(a._share()))
+            c = b._ref.dup()
+            tid = core.tid()
+            L = core.ledger(tid)
+            unit = b._ref.unit
+            L.begin(OP_DROP, unit, core.w.get(unit * WORDS_PER_UNIT + B_GEN))
+            core.w.dec_mark(unit * WORDS_PER_UNIT + B_REFS, L.phase_word)
+            _forget(b, c)  # its objects are gone with it
+            ident.append(tid)
+
+        t = threading.Thread(target=held_and_died_mid_drop)
+        t.start()
+        t.join()
+        unit = a._ref.unit
+        self.assertEqual(core.ref_count(unit), 2)
+        refs, _ = core.release_thread(ident[0])
+        self.assertEqual(refs, 1, "one reference left after the drop that was under way")
+        self.assertEqual(core.ref_count(unit), 1)
+        self.assertEqual(core.release_thread(ident[0])[0], 0, "a second release finds nothing")
+        a.close()
+        s = h.stats()
+        self.assertEqual((s["objects"], s["handles"]), (0, 0))
+        self.assertEqual(h.verify(), [])
+
+    def test_a_put_that_never_published_has_its_held_handles_released(self):
+        h = heap()
+        core = h._core
+        q = shmframe.SharedQueue.create(h, 1)
+        q.put(0)  # full
+        start = h.stats()
+        ident = []
+
+        def died_in_put():
+            a = shmframe.SharedArray.from_numpy(h, np.ones(8))
+            hold = core.begin_hold(1, 1)
+            e = q._encode(a, hold)  # the item's handle, listed in the held block
+            _forget(a)  # the process "dies" here, blocked on the full queue
+            ident.append((core.tid(), e))
+
+        t = threading.Thread(target=died_in_put)
+        t.start()
+        t.join()
+        tid, e = ident[0]
+        self.assertEqual(h.stats()["handles"], start["handles"] + 1)
+        held = core.w.load(core.ledger(tid).entry + T_HELD)
+        self.assertNotEqual(held, 0)
+        refs, _ = core.release_thread(tid)
+        self.assertEqual(refs, 2, "the array's own reference and the one its handle carried")
+        s = h.stats()
+        self.assertEqual((s["objects"], s["used"], s["handles"]), (start["objects"], start["used"], start["handles"]))
+        self.assertEqual(q.get(timeout=1), 0)
+        q.detach()
+        self.assertEqual(h.verify(), [])
 
 
 class References(unittest.TestCase):

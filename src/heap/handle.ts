@@ -35,7 +35,12 @@ interface HandleCodec {
   parse(text: string): Handle;
   /** Whether the handle's heap is a process heap (its string form reaches other processes). */
   shared(h: Handle): boolean;
-  /** Drops the reference of a handle that will not be attached; false if it was not outstanding. */
+  /**
+   * Drops the reference of a handle that will never be attached, when this thread knows its heap;
+   * true if it was outstanding. (Through the codec, not an import of heap.ts: heap.ts imports this
+   * module, and a cycle would leave `codec` uninitialized when a module that loads this one
+   * first, such as array/shared-array.js, is the entry.)
+   */
   release(h: Handle): boolean;
 }
 let codec: HandleCodec | undefined;

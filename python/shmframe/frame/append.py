@@ -59,7 +59,7 @@ def _claim_slot(w, hw):
     return -1
 
 
-def lock_append(store):
+def lock_append(store, mine=-1):
     """Takes the append lock; if its owner died holding it, undoes a reservation that did not
     take effect (restores the utf8 byte counters, frees its slot)."""
     w = store.w
@@ -71,7 +71,7 @@ def lock_append(store):
     for k in range(RESERVE_SLOTS):
         at = hw + F_RESERVATIONS + k * RESERVE_WORDS
         owner = w.get(at + R_OWNER)
-        if owner == 0 or w.get(at + R_START) != reserved or not store.gone(owner - 1):
+        if owner == 0 or w.get(at + R_START) != reserved or not _dead_owner(store, owner, at, mine):
             continue
         if w.get(at + R_STATE) == 1:
             for c in range(store.ncols):
@@ -79,6 +79,15 @@ def lock_append(store):
                 if col.kind == "utf8":
                     w.set(col.rec + C_BYTES_USED, w.get(col.rec + C_BYTES_PREV))
         w.set(at + R_OWNER, 0)
+
+
+def _dead_owner(store, owner, at, mine):
+    """Whether the reservation in slot ``at``, recorded by ``owner`` (identity + 1), will never be
+    published: its thread is gone, or it names this thread but is not the reservation this
+    thread is publishing (``mine``): appends are synchronous, so the slot is stale."""
+    if owner == store.core.tid() + 1:
+        return at != mine
+    return store.gone(owner - 1)
 
 
 def unlock_append(store):
@@ -203,7 +212,7 @@ def _recover_dead_rows(store, payload, frm, r):
     w = store.w
     hw = store.hw
     to = r.start
-    lock_append(store)
+    lock_append(store, r.slot)
     try:
         if w.load(hw + F_LENGTH) != frm:
             return
@@ -216,7 +225,7 @@ def _recover_dead_rows(store, payload, frm, r):
                 if w.get(at + R_OWNER) != 0 and w.get(at + R_START) == covered:
                     nxt = at
                     break
-            if nxt < 0 or not store.gone(w.get(nxt + R_OWNER) - 1):
+            if nxt < 0 or not _dead_owner(store, w.get(nxt + R_OWNER), nxt, r.slot):
                 return
             dead.append(nxt)
             covered = w.get(nxt + R_END)

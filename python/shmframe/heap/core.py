@@ -22,8 +22,9 @@ import threading
 from .._proc import boot_hash
 from ..errors import ClosedError, CorruptError, InvalidArgumentError, UnknownHeapError
 from . import threads
-from .allocator import Allocator
+from .allocator import Allocator, corrupt_heap_error
 from .futex import ProcessLink
+from .held import Hold, append_held, armed_records, format_held, held_bytes
 from .kinds import FreedBlock, dispose_block, repair_block
 from .layout import (
     ALLOC_MAGIC,
@@ -36,10 +37,16 @@ from .layout import (
     B_SIZE,
     B_VERKIND,
     BACKING_THREAD,
+    CORRUPT_HEADER,
+    CORRUPT_REFS,
+    CORRUPT_THREADS,
+    FIXED_WORDS,
     H_BACKING,
     H_BOOT,
+    H_CORRUPT,
     H_DATA_START,
     H_END,
+    H_HEADER_CHECK,
     H_ID_HI,
     H_ID_LO,
     H_LOCK,
@@ -59,6 +66,7 @@ from .layout import (
     HEAP_MAGIC,
     INTERNAL_KIND,
     KIND_ARRAY,
+    KIND_HELD,
     KIND_LEDGER,
     KIND_NAMES,
     LAYOUT_VERSION,
@@ -67,6 +75,7 @@ from .layout import (
     OP_ADOPT,
     OP_ALLOC,
     OP_DROP,
+    OP_NONE,
     OP_RETAIN,
     OP_SHARE,
     PATH_BYTES,
@@ -76,19 +85,32 @@ from .layout import (
     PROC_REAPING,
     PROC_WORDS,
     SLOT_SPAN,
+    T_HELD,
     T_LEDGER,
     T_LEDGER_NEXT,
     T_LEDGER_OLD,
+    T_PEND_OP,
     T_STATE,
     T_THREAD,
     THREAD_FREE,
+    THREAD_VISITING,
     THREAD_WORDS,
     TICKET_WORDS,
     UNIT,
     WORDS_PER_UNIT,
     header_check,
+    header_words_check,
 )
-from .ledger import Ledger, ledger_entries, resolve_pending, thread_table_start
+from .ledger import (
+    INVALID,
+    Ledger,
+    ThreadTable,
+    drain_ledger,
+    ledger_capacity,
+    ledger_entries,
+    resolve_pending,
+    set_ledger_count,
+)
 from .processes import ProcessTable
 from .tickets import Tickets
 from .words import Words
@@ -135,9 +157,16 @@ class HeapCore:
         self.lock = threading.RLock()
         self._local = threading.local()
         self._deferred = collections.deque()
-        self.alloc = Allocator(w, self.tid)
+        ticket_cap = w.getu(H_TICKET_CAP)
+        # The thread table and block range, read once from the checked header.
+        self.table = ThreadTable(
+            H_TABLES + ticket_cap * TICKET_WORDS, w.getu(H_THREAD_CAP), self.data_start, self.end
+        )
+        self.alloc = Allocator(w, self.tid, self.data_start, self.end, _LockOwners(self))
         self.tickets = Tickets(w)
         self.ledgers = {}
+        # Depth of drops in progress (a dispose hook dropping references of its own).
+        self._releasing = 0
         # Bumped when this process's references were released wholesale (it left the heap, or
         # this is a forked child whose inherited objects belong to its parent).
         self.epoch = 0
@@ -153,7 +182,7 @@ class HeapCore:
     def ledger(self, tid):
         L = self.ledgers.get(tid)
         if L is None:
-            L = Ledger(self.w, self.alloc, tid)
+            L = Ledger(self.w, self.alloc, tid, self.table)
             self.ledgers[tid] = L
         return L
 
@@ -190,8 +219,11 @@ class HeapCore:
         w.set(H_PATH_START, path_start)
         _write_path(w, path_start, path)
         if shared:
-            w.set(proc_start, 1)
+            w.set(proc_start, 1)  # highest slot claimed + 1
+        w.set(H_DATA_START, data_start)
+        w.set(H_END, end)
         Allocator.format(w, data_start, end)
+        w.set(H_HEADER_CHECK, header_words_check([HEAP_MAGIC if i == H_MAGIC else w.get(i) for i in FIXED_WORDS]))
         slot = 0
         if shared:
             slot = ProcessTable(w).claim(fd, "python", lambda s: True)
@@ -213,25 +245,39 @@ class HeapCore:
         hsize = w.getu(H_SIZE_HI) * 2**32 + w.getu(H_SIZE_LO)
         end = w.getu(H_END)
         data_start = w.getu(H_DATA_START)
+        ticket_cap = w.getu(H_TICKET_CAP)
+        thread_cap = w.getu(H_THREAD_CAP)
+        table_words = H_TABLES + ticket_cap * TICKET_WORDS + thread_cap * THREAD_WORDS
         proc_start = w.getu(H_PROC_START)
         proc_cap = w.getu(H_PROC_CAP)
         names_start = w.getu(H_NAMES_START)
         path_start = w.getu(H_PATH_START)
         backing = w.get(H_BACKING)
         if (
-            hsize != size
+            w.get(H_HEADER_CHECK) != header_words_check([w.get(i) for i in FIXED_WORDS])
+            or hsize != size
             or end * UNIT >= hsize
             or data_start >= end
-            or data_start < H_TABLES // WORDS_PER_UNIT
+            or not (ticket_cap >= 1 and thread_cap >= 1)
+            or table_words > data_start * WORDS_PER_UNIT
             or backing < 0
             or backing > 3
             or proc_cap > PROC_CAPACITY
             or (backing != BACKING_THREAD) != (proc_cap > 0)
+            or proc_start < table_words
             or proc_start + (proc_cap + 1) * PROC_WORDS > names_start + (PROC_WORDS if proc_cap == 0 else 0)
             or names_start + w.getu(H_NAMES_CAP) * NAME_WORDS > path_start
             or (path_start + 1 + PATH_BYTES // 4) * 4 > data_start * UNIT
         ):
-            raise CorruptError(f"Heap header is inconsistent with its {size}-byte mapping")
+            # Its magic and version say it is a heap of this layout: tell every process it is damaged.
+            w.cas(H_CORRUPT, 0, CORRUPT_HEADER)
+            raise CorruptError(
+                f"Heap header is inconsistent with its {size}-byte mapping (its fixed words: size, bounds, "
+                "table sizes, do not agree with the mapping or with their check word): the heap was "
+                "overwritten and is now marked corrupt. Objects already attached elsewhere stay readable: "
+                "copy out what you need and create a new heap.",
+                {"reason": CORRUPT_HEADER},
+            )
         heap_id = w.getu(H_ID_HI) * 2**32 + w.getu(H_ID_LO)
         if expected_id is not None and heap_id != expected_id:
             raise UnknownHeapError(
@@ -376,21 +422,23 @@ class HeapCore:
         return reaped
 
     def _release_slot(self, s):
+        """Releases every identity recorded for process slot ``s`` (a process that is gone)."""
         w = self.w
-        start = thread_table_start(w)
-        cap = w.get(H_THREAD_CAP)
         lo = s * SLOT_SPAN
         hi = lo + SLOT_SPAN
-        for i in range(cap):
+        # The allocator first: releasing the identities frees their ledgers, which needs the lock
+        # one of them may have died holding (also one that had no ledger, a visitor).
+        owner = w.load(H_LOCK) - 1
+        if lo <= owner < hi:
+            self._repair_if_owned_by(owner)
+        start = self.table.start
+        for i in range(self.table.cap):
             at = start + i * THREAD_WORDS
             if w.load(at + T_STATE) == THREAD_FREE:
                 continue
             tid = w.load(at + T_THREAD)
             if lo <= tid < hi:
                 self._release_thread(tid)
-        owner = w.load(H_LOCK) - 1
-        if lo <= owner < hi:
-            self.alloc.repair_if_owned_by(owner)
 
     def leave(self):
         """This process leaves the heap (it is exiting): releases every identity of its slot and
@@ -404,8 +452,8 @@ class HeapCore:
                 return False
             self.left = True
             w = self.w
-            start = thread_table_start(w)
-            cap = w.get(H_THREAD_CAP)
+            start = self.table.start
+            cap = self.table.cap
             lo = self.slot * SLOT_SPAN
             for i in range(cap):
                 at = start + i * THREAD_WORDS
@@ -438,12 +486,26 @@ class HeapCore:
         finally:
             self._exit()
 
+    # ------------------------------------------------------------------ checks
+
+    @property
+    def corrupt(self):
+        """0, or why the heap was marked corrupt."""
+        return self.w.load(H_CORRUPT)
+
+    def check_usable(self):
+        """Raises SHMFRAME_ERR_CORRUPT when the heap was marked corrupt: no new block, no attach."""
+        reason = self.w.load(H_CORRUPT)
+        if reason != 0:
+            raise corrupt_heap_error(reason)
+
     # ------------------------------------------------------------------ blocks
 
     def allocate(self, payload_bytes, kind, what, zero):
         """Allocates a block holding one reference recorded for the calling thread."""
         self._enter()
         try:
+            self.check_usable()
             tid = self.tid()
             L = self.ledger(tid)
             tracked = L.prepare()
@@ -507,6 +569,10 @@ class HeapCore:
             )
         return BlockInfo(unit, generation, kind, (unit + 1) * UNIT, byte_length)
 
+    # Every reference operation below is recorded in the identity's table entry (begin / a phase
+    # set atomically with the count change / end), so that if the process is killed anywhere in
+    # the middle, release_thread knows exactly which references it held. See ledger.py.
+
     def retain(self, unit):
         """Adds a reference for the calling thread to a block this process already holds."""
         self._enter()
@@ -533,21 +599,45 @@ class HeapCore:
     def _release(self, unit, owner):
         L = self.ledger(owner)
         w = self.w
-        L.begin(OP_DROP, unit, w.get(unit * WORDS_PER_UNIT + B_GEN))
-        L.remove(unit)
         at = unit * WORDS_PER_UNIT + B_REFS
-        before = w.dec_mark(at, L.phase_word)
-        if before == 1:
-            self._destroy(unit)
-        L.end()
+        L.begin(OP_DROP, unit, w.get(unit * WORDS_PER_UNIT + B_GEN))
+        try:
+            L.remove(unit)
+            before = w.dec_mark(at, L.phase_word)
+            if before == 1:
+                # The count says that was the last reference, yet the ledger still holds one: the
+                # count was lowered behind our back, and freeing would hand out memory in use.
+                if L.count(unit) > 0:
+                    w.add(at, 1)
+                    self.alloc.mark_corrupt(CORRUPT_REFS)
+                    raise CorruptError(
+                        f"Reference count of block {unit} reached 0 while this process still holds "
+                        f"{L.count(unit)} reference(s) to it: the count was overwritten. The block is kept "
+                        "and the heap marked corrupt.",
+                        {"reason": CORRUPT_REFS},
+                    )
+                # A kind's dispose hook may drop more references (a queue's items): the ledger's
+                # housekeeping waits for the outermost drop.
+                self._releasing += 1
+                try:
+                    self._destroy(unit)
+                finally:
+                    self._releasing -= 1
+        finally:
+            L.end()
         if before <= 0:
             w.add(at, 1)
             raise CorruptError(f"Reference count of block {unit} was {before} before a release: released twice?")
+        if self._releasing == 0:
+            L.maintain(before == 1)
 
     def _destroy(self, unit):
+        """Runs the kind's dispose hook and frees a block whose count reached zero."""
         base = unit * WORDS_PER_UNIT
         kind = self.w.getu(base + B_VERKIND) >> 16
         if kind != KIND_ARRAY:
+            # The hook reads the payload by the header's length: only through an intact header.
+            self.alloc.check_allocated(unit)
             dispose_block(kind, self.block(unit))
         self.alloc.free(unit)
 
@@ -557,11 +647,15 @@ class HeapCore:
         return FreedBlock(self, unit, (unit + 1) * UNIT, w.getu(base + B_LEN_HI) * 2**32 + w.getu(base + B_LEN_LO))
 
     def share(self, unit):
-        """A new reference owned by a ticket, for a handle: returns (ticket slot, serial)."""
+        """A new reference owned by a ticket, for a handle: returns (ticket slot, serial). While a
+        queue put collects its item's handles (held.py), the ticket is listed in the put's held
+        block in the same step that ends this operation."""
         self._enter()
         try:
             slot, serial, L = self.share_open(unit)
-            L.end()
+            gen = self.w.get(unit * WORDS_PER_UNIT + B_GEN)
+            if not append_held(self.id, unit, gen, slot, serial, self.w, L.op_word):
+                L.end()
             return slot, serial
         finally:
             self._exit()
@@ -569,8 +663,8 @@ class HeapCore:
     def share_open(self, unit):
         """:meth:`share`, leaving the operation recorded as in progress: (slot, serial, ledger).
         Call with the heap lock held (``_enter``) and ``ledger.end()`` once the handle is stored
-        where it travels (a queue slot, the names table): if this process dies before that, the
-        reaper drops the ticket and its reference instead of leaving a handle nobody has."""
+        where it travels (the names table): if this process dies before that, the reaper drops
+        the ticket and its reference instead of leaving a handle nobody has."""
         L = self.ledger(self.tid())
         L.prepare()
         w = self.w
@@ -586,10 +680,43 @@ class HeapCore:
             raise
         return slot, serial, L
 
+    def begin_hold(self, groups, records):
+        """Starts a hold (held.py) in this heap, the queue's, for a put of ``groups`` items making
+        ``records`` handles: an internal block named in the calling thread's table entry, so that
+        if the process dies before the put publishes, release_thread releases those handles.
+        None when this thread has no table entry here (the thread table overflowed)."""
+        self._enter()
+        try:
+            L = self.ledger(self.tid())
+            if not L.prepare():
+                return None
+            word = L.held_word
+            w = self.w
+            if word < 0 or w.load(word) != 0:
+                return None  # one hold per thread and heap
+            nbytes = held_bytes(groups, records)
+            unit, _, _ = self.alloc.allocate(nbytes, KIND_HELD, "a queue put in progress", lambda u, g: w.store(word, u))
+            base = (unit + 1) * WORDS_PER_UNIT
+            w.zero(base, nbytes // 4)
+            format_held(w, base, groups, records)
+        finally:
+            self._exit()
+
+        def end():
+            self._enter()
+            try:
+                self.alloc.free(unit)
+                w.store(word, 0)
+            finally:
+                self._exit()
+
+        return Hold(w, base, end)
+
     def adopt(self, unit, generation, ticket, serial, kind, kind_name):
         """Takes the reference a handle carries (or a fresh one if its ticket was used)."""
         self._enter()
         try:
+            self.check_usable()
             info = self.inspect(unit, generation, kind, kind_name)
             tid = self.tid()
             info.owner = tid
@@ -601,6 +728,8 @@ class HeapCore:
                 L.end()
                 return info
             L.end()
+            # Ticket already used: a new reference under the allocator lock, where no block can be
+            # freed or re-split between the check and the increment.
             self.alloc.lock()
             try:
                 self.inspect(unit, generation, kind, kind_name)
@@ -650,71 +779,104 @@ class HeapCore:
 
     def _release_thread(self, tid):
         """Drops every reference identity ``tid`` still held (it must be gone). Returns
-        (references dropped, whether the allocator was repaired)."""
+        (references dropped, whether the allocator was repaired). Its table entry and ledger are
+        checked before use: a record that fails its check is skipped (the heap is marked
+        corrupt), so a damaged record can leak references but never drop one it did not hold."""
         w = self.w
-        start = thread_table_start(w)
-        cap = w.get(H_THREAD_CAP)
+        start = self.table.start
+        cap = self.table.cap
         entry = -1
         for i in range(cap):
             at = start + i * THREAD_WORDS
             if w.load(at + T_STATE) != THREAD_FREE and w.load(at + T_THREAD) == tid:
                 entry = at
                 break
+        # First make the allocator usable again if the identity died holding its lock.
+        repaired = self._repair_if_owned_by(tid)
         if entry < 0:
-            return 0, self.alloc.repair_if_owned_by(tid)
-        references = 0
-        to_free = []
-        ledgers = []
-        repaired = self.alloc.repair_if_owned_by(tid)
-        for unit, count in ledger_entries(w, _u(w.load(entry + T_LEDGER))).items():
-            if count <= 0 or unit < self.data_start or unit >= self.end:
+            return 0, repaired
+        # Its ledger, only if it is an intact ledger block stamped with this identity.
+        ledger = _u(w.load(entry + T_LEDGER))
+        ledger_cap = 0
+        if ledger != 0:
+            ledger_cap = ledger_capacity(w, ledger, tid + 1, self.table)
+            if ledger_cap < 0:
+                self.alloc.mark_corrupt(CORRUPT_THREADS)
+                ledger = 0
+
+        def in_heap(unit):
+            return self.data_start <= unit < self.end
+
+        # Let each kind repair what the identity left half-done (a lock it held, a queue
+        # operation it was in) while its references still keep the blocks alive.
+        for unit, count in ledger_entries(w, ledger, ledger_cap).items():
+            if count <= 0 or not in_heap(unit) or not self.alloc.allocated_intact(unit):
                 continue
-            base = unit * WORDS_PER_UNIT
-            if w.get(base + B_MAGIC) != ALLOC_MAGIC:
-                continue
-            kind = w.getu(base + B_VERKIND) >> 16
+            kind = w.getu(unit * WORDS_PER_UNIT + B_VERKIND) >> 16
             if kind == KIND_ARRAY or kind >= INTERNAL_KIND:
                 continue
             repair_block(kind, self.block(unit), tid)
-        # settle
-        counts = ledger_entries(w, _u(w.load(entry + T_LEDGER)))
-        pending = resolve_pending(w, entry)
-        if pending is not None:
-            p_unit, p_count, must_free, orphan = pending
-            counts[p_unit] = p_count
-            if must_free:
-                to_free.append(p_unit)
-            if orphan >= 0:
-                self.tickets.clear(orphan)
-        for unit, count in counts.items():
-            if count <= 0 or unit < self.data_start or unit >= self.end:
-                continue
+        references = 0
+        to_free = []
+        # References held outside the ledger (a pending count the ledger had no slot for).
+        extra = {}
+        pending = resolve_pending(w, entry, self.table)
+        if pending is INVALID:
+            self.alloc.mark_corrupt(CORRUPT_THREADS)
+        elif pending is not None:
+            # Fold the record into the ledger, then clear it: a release that stops after this
+            # point and is done again finds the count in the ledger.
+            if not set_ledger_count(w, ledger, ledger_cap, pending.unit, pending.count):
+                extra[pending.unit] = pending.count
+            if pending.must_free:
+                to_free.append(pending.unit)
+            if pending.orphan_ticket >= 0:
+                self.tickets.clear(pending.orphan_ticket)
+            w.store(entry + T_PEND_OP, OP_NONE)
+
+        def drop(unit, count):
+            nonlocal references
+            if count <= 0 or not in_heap(unit):
+                return
+            at = unit * WORDS_PER_UNIT + B_REFS
             if w.get(unit * WORDS_PER_UNIT + B_MAGIC) != ALLOC_MAGIC:
-                continue
-            for _ in range(count):
-                before = w.sub(unit * WORDS_PER_UNIT + B_REFS, 1)
+                return
+            # One compare-and-swap, never below zero.
+            while True:
+                before = w.load(at)
                 if before <= 0:
-                    w.add(unit * WORDS_PER_UNIT + B_REFS, 1)
                     break
-                references += 1
-                if before == 1:
+                n = min(count, before)
+                if w.cas(at, before, before - n) != before:
+                    continue
+                references += n
+                if before == n:
                     to_free.append(unit)
-                    break
+                break
+
+        # Each entry is zeroed before its references are dropped.
+        drain_ledger(w, ledger, ledger_cap, drop)
+        for unit, count in extra.items():
+            drop(unit, count)
+        # Its ledger blocks, including one being built or replaced when it died; never one that
+        # another identity has taken as its own since.
         others = set()
         for i in range(cap):
             at = start + i * THREAD_WORDS
             if at != entry and w.load(at + T_STATE) != THREAD_FREE:
                 others.add(_u(w.load(at + T_LEDGER)))
                 others.add(_u(w.load(at + T_LEDGER_NEXT)))
+                others.add(_u(w.load(at + T_LEDGER_OLD)))
+        ledgers = []
         for field in (T_LEDGER, T_LEDGER_NEXT, T_LEDGER_OLD):
             u = _u(w.load(entry + field))
-            if u == 0 or u in ledgers or u in others or u < self.data_start or u >= self.end:
+            if u == 0 or u in ledgers or u in others:
                 continue
-            base = u * WORDS_PER_UNIT
-            if w.get(base + B_MAGIC) == ALLOC_MAGIC and (w.getu(base + B_VERKIND) >> 16) == KIND_LEDGER:
+            if in_heap(u) and self._is_ledger_block(u):
                 ledgers.append(u)
         for u in ledgers:
-            self.alloc.free(u)
+            self._quietly(lambda u=u: self.alloc.free(u))
+        references += self._release_held(entry, start, cap)
         for k in range(1, THREAD_WORDS):
             w.store(entry + k, 0)
         w.store(entry + T_STATE, THREAD_FREE)
@@ -724,27 +886,119 @@ class HeapCore:
         for unit in to_free:
             base = unit * WORDS_PER_UNIT
             if w.get(base + B_MAGIC) == ALLOC_MAGIC and w.load(base + B_REFS) == 0:
-                self._destroy(unit)
+                self._quietly(lambda unit=unit: self._destroy(unit))
         return references, repaired
 
+    def _repair_if_owned_by(self, tid):
+        """repair_if_owned_by, for a release: a chain that fails its checks leaves the heap marked."""
+        out = [False]
+
+        def run():
+            out[0] = self.alloc.repair_if_owned_by(tid)
+
+        self._quietly(run)
+        return out[0]
+
+    @staticmethod
+    def _quietly(fn):
+        """Runs ``fn``; a SHMFRAME_ERR_CORRUPT it raises has marked the heap already, and a
+        release goes on with what it can do safely."""
+        try:
+            fn()
+        except CorruptError:
+            pass
+
+    def _is_ledger_block(self, unit):
+        """An intact ledger-kind block."""
+        return self.alloc.allocated_intact(unit) and (self.w.getu(unit * WORDS_PER_UNIT + B_VERKIND) >> 16) == KIND_LEDGER
+
+    def _visit(self):
+        """Makes the calling thread findable in the thread table while it holds the allocator
+        lock without a table entry of its own (THREAD_VISITING). Returns the entry's word index,
+        or -1."""
+        L = self.ledgers.get(self.tid())
+        if L is not None and L.slot >= 0:
+            return -1
+        w = self.w
+        if w.load(H_THREAD_OVERFLOW) != 0:
+            return -1
+        start = self.table.start
+        cap = self.table.cap
+        states = w.mv[start : start + cap * THREAD_WORDS : THREAD_WORDS]
+        for i in range(cap):
+            if states[i] != THREAD_FREE:
+                continue
+            at = start + i * THREAD_WORDS
+            if w.cas(at + T_STATE, THREAD_FREE, THREAD_VISITING) == THREAD_FREE:
+                w.store(at + T_THREAD, self.tid())
+                return at
+        # No room to be findable: from now on no owner is provably gone.
+        w.store(H_THREAD_OVERFLOW, 1)
+        return -1
+
+    def _leave_visit(self, at):
+        w = self.w
+        if w.load(at + T_STATE) != THREAD_VISITING:
+            return
+        for k in range(1, THREAD_WORDS):
+            w.store(at + k, 0)
+        w.store(at + T_STATE, THREAD_FREE)
+
+    def _release_held(self, entry, start, cap):
+        """Releases the handles a dead identity's queue put still held (its held block, T_HELD,
+        groups not yet published) and frees the block; returns how many were released."""
+        w = self.w
+        unit = _u(w.load(entry + T_HELD))
+        if unit < self.data_start or unit >= self.end:
+            return 0
+        base = unit * WORDS_PER_UNIT
+        if w.get(base + B_MAGIC) != ALLOC_MAGIC or (w.getu(base + B_VERKIND) >> 16) != KIND_HELD:
+            return 0
+        # Freed by its thread and taken by another thread's put since: not this identity's.
+        for i in range(cap):
+            at = start + i * THREAD_WORDS
+            if at != entry and w.load(at + T_STATE) != THREAD_FREE and _u(w.load(at + T_HELD)) == unit:
+                return 0
+        nbytes = w.getu(base + B_LEN_HI) * 2**32 + w.getu(base + B_LEN_LO)
+        released = 0
+        for r in armed_records(w, base + WORDS_PER_UNIT, nbytes // 4):
+            core = self if r.heap_id == self.id else HeapCore.resolve(r.heap_id)
+            try:
+                if core is not None and core.release_ticket(r.unit, r.slot, r.serial):
+                    released += 1
+            except Exception:
+                pass  # a block freed and reused since cannot match its ticket
+        self._quietly(lambda: self.alloc.free(unit))
+        w.store(entry + T_HELD, 0)
+        return released
+
+    # The engine of another heap this process has mapped, by id (set by heap.py).
+    resolve = staticmethod(lambda heap_id: None)
+
     def is_thread_gone(self, tid):
-        """True only when identity ``tid`` is provably gone (see core.ts isThreadGone)."""
-        if tid < 0 or tid == self.tid():
+        """True only when identity ``tid`` is provably gone (see core.ts isThreadGone). A thread of
+        another process is gone once its process is; a negative id names no thread at all."""
+        if tid == self.tid():
             return False
+        if not isinstance(tid, int) or tid < 0:
+            return True
         w = self.w
         s = tid // SLOT_SPAN
         if s != self.slot and self.procs is not None:
+            # A dead process's threads run no code even while their entries wait to be released.
             if s < 1 or s > self.procs.cap:
                 return True
             e = self.procs.entry(s)
-            if e.state == PROC_FREE:
-                return not _has_thread(w, tid)
-            if self.procs.alive(e) and e.state != PROC_REAPING:
+            if e.state in (PROC_FREE, PROC_REAPING):
+                return True
+            if e.state == PROC_CLAIMING or self.procs.alive(e):
                 return False
             self.reap_dead()
-            return not _has_thread(w, tid)
+            return True
         if s == self.slot:
-            return False  # a thread of this process: its objects may be used by any thread
+            # A thread of this process: its objects may be used by any of its threads, and every
+            # heap operation here runs under the process's heap lock.
+            return False
         if w.load(H_THREAD_OVERFLOW) != 0:
             return False
         return not _has_thread(w, tid)
@@ -765,18 +1019,42 @@ class HeapCore:
         return self.w.load(unit * WORDS_PER_UNIT + B_REFS)
 
     def threads(self):
+        """Identities with an entry in the thread table (visitors excluded)."""
         w = self.w
-        start = thread_table_start(w)
+        start = self.table.start
         out = []
-        for i in range(w.get(H_THREAD_CAP)):
+        for i in range(self.table.cap):
             at = start + i * THREAD_WORDS
-            if w.load(at + T_STATE) != THREAD_FREE:
+            state = w.load(at + T_STATE)
+            if state != THREAD_FREE and state != THREAD_VISITING:
                 out.append(w.load(at + T_THREAD))
         return out
 
 
+class _LockOwners:
+    """Who owns the allocator lock, as the heap sees it (allocator.ts LockOwners)."""
+
+    __slots__ = ("core",)
+
+    def __init__(self, core):
+        self.core = core
+
+    def gone(self, owner):
+        return self.core.is_thread_gone(owner)
+
+    def visit(self):
+        return self.core._visit()
+
+    def leave(self, token):
+        self.core._leave_visit(token)
+
+
+def _table_start(w):
+    return H_TABLES + w.getu(H_TICKET_CAP) * TICKET_WORDS
+
+
 def _has_thread(w, tid):
-    start = thread_table_start(w)
+    start = _table_start(w)
     cap = w.get(H_THREAD_CAP)
     for i in range(cap):
         at = start + i * THREAD_WORDS
@@ -786,7 +1064,7 @@ def _has_thread(w, tid):
 
 
 def _has_threads_of(w, s):
-    start = thread_table_start(w)
+    start = _table_start(w)
     cap = w.get(H_THREAD_CAP)
     for i in range(cap):
         at = start + i * THREAD_WORDS

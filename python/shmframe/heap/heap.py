@@ -308,7 +308,7 @@ class Heap:
         core = self._core
         core._enter()
         try:
-            c = core.alloc.counters()
+            c = core.alloc.counters(core.ledger(core.tid()).reserve_units)
         finally:
             core._exit()
         used = c["usedUnits"] * UNIT
@@ -323,6 +323,7 @@ class Heap:
             "overhead": core.size - used - free,
             "threads": len(core.threads()),
             "repairs": c["repairs"],
+            "corrupt": c["corrupt"] != 0,
         }
 
     def verify(self):
@@ -490,6 +491,15 @@ def _thread_exited(index):
 
 
 threads.on_exit.append(_thread_exited)
+
+
+def _resolve_core(heap_id):
+    heap = _registry.get(heap_id)
+    return None if heap is None else heap._core
+
+
+# A dead identity's queue put may hold handles of other heaps (core.py, held.py).
+HeapCore.resolve = staticmethod(_resolve_core)
 
 
 def _after_fork_in_child():

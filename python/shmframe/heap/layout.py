@@ -7,6 +7,8 @@ byte offset / 4). Keep this file in step with layout.ts: one format, two languag
 
 UNIT = 64
 WORDS_PER_UNIT = UNIT // 4
+# 2: check words on free blocks, the control header and in-flight reference records, the corrupt
+# flag, ledger owner stamps, process heaps (backing, process table, names table, path).
 LAYOUT_VERSION = 2
 
 HEAP_MAGIC = 0x464D4853  # "SHMF"
@@ -33,6 +35,9 @@ H_DATA_START = 14
 H_END = 15
 H_HIGH_WATER = 16
 H_OBJECTS = 17
+# 0, or the reason (a CORRUPT_* code) a check of the heap's metadata failed: from then on every
+# allocation and attach in every process fails fast with SHMFRAME_ERR_CORRUPT.
+H_CORRUPT = 18
 H_REPAIRS = 19
 H_USED_UNITS = 20
 H_INTERNAL_UNITS = 21
@@ -40,6 +45,19 @@ H_FREE_UNITS = 22
 H_INTERNAL_OBJECTS = 23
 H_TOP_WATER = 24
 H_THREAD_OVERFLOW = 25
+# Check word over the words fixed at format time (FIXED_WORDS), verified by every open.
+H_HEADER_CHECK = 26
+# Check word over the two water marks.
+H_WATER_CHECK = 27
+# Scratch word for telling a heap's memory from a byte copy of it (Node's sharesMemory).
+H_ALIAS_PROBE = 28
+
+# Why a heap was marked corrupt (the value of H_CORRUPT).
+CORRUPT_BLOCKS = 1  # a block header, free-list link or block size failed its check
+CORRUPT_HEADER = 2  # a control word (header, bitmap, water mark) failed its check
+CORRUPT_THREADS = 3  # the thread table or a ledger failed its check
+CORRUPT_LOCK = 4  # the allocator lock was taken from a thread that still held it
+CORRUPT_REFS = 5  # a reference count below what this thread's ledger records
 
 # ---- process heaps
 H_BACKING = 56
@@ -103,7 +121,7 @@ H_HEADS = H_SL_BITMAPS + FIRST_LEVELS
 H_TABLES = H_HEADS + FIRST_LEVELS * SECOND_LEVELS  # 608
 
 TICKET_WORDS = 2
-THREAD_WORDS = 12
+THREAD_WORDS = 16
 T_STATE = 0
 T_THREAD = 1
 T_LEDGER = 2
@@ -115,6 +133,11 @@ T_PEND_PHASE = 7
 T_LEDGER_NEXT = 8
 T_LEDGER_OLD = 9
 T_PEND_AUX = 10
+# Check word over op, unit, generation and count of the recorded operation (pending_check).
+T_PEND_CHECK = 11
+# A "held tickets" block (held.py): the handles a queue put made for its item, this thread's
+# until the put publishes them; 0 when none.
+T_HELD = 12
 OP_NONE = 0
 OP_RETAIN = 1
 OP_ADOPT = 2
@@ -124,6 +147,9 @@ OP_SHARE = 5
 THREAD_FREE = 0
 THREAD_LIVE = 1
 THREAD_CLAIMING = 2
+# An entry held only while its thread holds the allocator lock without a ledger: it makes the
+# lock's owner findable, so that a waiter never takes the lock over from a live thread.
+THREAD_VISITING = 3
 
 # ---- block header words
 B_MAGIC = 0
@@ -140,6 +166,7 @@ B_PREV_FREE = 10
 
 INTERNAL_KIND = 0x8000
 KIND_LEDGER = 0x8001
+KIND_HELD = 0x8002
 
 # Block kind codes (src/heap/kinds.ts KindCode).
 KIND_ARRAY = 1
@@ -163,12 +190,58 @@ def imul(a, b):
     return i32((a & MASK32) * (b & MASK32))
 
 
+_FNV_PRIME = 0x01000193
+_FNV_BASIS = i32(0x811C9DC5)
+
+
+def _mix(h, values):
+    for v in values:
+        h = imul(h ^ i32(v), _FNV_PRIME)
+    return h
+
+
 def header_check(verkind, gen, size, len_lo, len_hi):
     """Mixes the immutable header fields into a check word (layout.ts headerCheck)."""
-    h = 0x811C9DC5 ^ ALLOC_MAGIC
-    h = imul(h ^ verkind, 0x01000193)
-    h = imul(h ^ gen, 0x01000193)
-    h = imul(h ^ size, 0x01000193)
-    h = imul(h ^ len_lo, 0x01000193)
-    h = imul(h ^ len_hi, 0x01000193)
-    return i32(h)
+    return _mix(_FNV_BASIS ^ ALLOC_MAGIC, (verkind, gen, size, len_lo, len_hi))
+
+
+def free_check(unit, size, prev):
+    """Check word of a free block: its position, size and physical back link (freeCheck)."""
+    return _mix(_FNV_BASIS ^ FREE_MAGIC, (unit, size, prev))
+
+
+def water_check(high, top):
+    """Check word over the water marks (waterCheck)."""
+    return _mix(_FNV_BASIS ^ H_WATER_CHECK, (high, top))
+
+
+def pending_check(op, unit, gen, count):
+    """Check word of a recorded reference operation, never 0 (pendingCheck)."""
+    return _mix(_FNV_BASIS ^ T_PEND_CHECK, (op, unit, gen, count)) or 1
+
+
+# Words fixed when a heap is formatted, covered by H_HEADER_CHECK.
+FIXED_WORDS = (
+    H_MAGIC,
+    H_VERSION,
+    H_ID_LO,
+    H_ID_HI,
+    H_SIZE_LO,
+    H_SIZE_HI,
+    H_TICKET_CAP,
+    H_THREAD_CAP,
+    H_DATA_START,
+    H_END,
+    H_BACKING,
+    H_BOOT,
+    H_PROC_START,
+    H_PROC_CAP,
+    H_NAMES_START,
+    H_NAMES_CAP,
+    H_PATH_START,
+)
+
+
+def header_words_check(values):
+    """Check word over the fixed control words, given their values in FIXED_WORDS order."""
+    return _mix(_FNV_BASIS ^ HEAP_MAGIC, values)

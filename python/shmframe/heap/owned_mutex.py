@@ -1,7 +1,11 @@
 """A mutex on one heap word that records its owner (identity + 1), with a second word counting
 sleepers (``src/heap/owned-mutex.ts``). A waiter that times out asks ``gone(owner)`` and takes
 the lock over from a dead owner; :func:`lock_owned` then returns True so the caller repairs what
-the lock guards."""
+the lock guards.
+
+These locks guard synchronous sections only, so a lock word that names the very identity asking
+for the lock is stale (a damaged word, or a section left by an exception without its unlock): it
+is taken over at once rather than waited for forever."""
 
 OWNER_CHECK_MS = 100
 
@@ -14,6 +18,8 @@ def lock_owned(w, lock, waiters, gone, me):
     for _ in range(64):
         if w.load(lock) == 0 and w.cas(lock, 0, me) == 0:
             return False
+    if w.load(lock) == me:
+        return True
     w.add(waiters, 1)
     try:
         while True:

@@ -15,17 +15,21 @@ RECORD = 32
 
 
 class Encoded:
-    """An item ready for a slot. A shared object is shared (its ticket made) only at publish
-    time, under the producer mutex, with the share recorded as in progress until the record is
-    in the slot: a producer killed in between leaves no handle that nobody holds."""
+    """An item ready for a slot: its tag, payload bytes and the handles it made, (heap, Handle)
+    pairs, each carrying a reference until a consumer attaches it. A put encodes inside a hold
+    (heap/held.py): a producer killed before it publishes has those handles released."""
 
-    __slots__ = ("tag", "payload", "handles", "share")
+    __slots__ = ("tag", "payload", "handles")
 
-    def __init__(self, tag, payload=b"", handles=(), share=None):
+    def __init__(self, tag, payload=b"", handles=()):
         self.tag = tag
         self.payload = payload
         self.handles = list(handles)
-        self.share = share  # the BlockRef to share into the slot
+
+
+def share_count(item):
+    """At most how many handles encoding ``item`` makes (a put holds room for that many)."""
+    return 1 if isinstance(getattr(item, "_ref", None), BlockRef) else 0
 
 
 def _too_big(n, max_bytes):
@@ -79,7 +83,10 @@ def encode_item(item, max_bytes):
                 "Cannot put a view (rows or columns of another object) into a SharedQueue from Python: put the whole object"
             )
         ref.check(f"This {type(item).__name__}")
-        return Encoded(TAG_SHARED, b"", share=ref)
+        kind_name = KIND_NAMES[ref.kind]
+        h = ref.share(kind_name)
+        rec = struct.pack("<d6i", float(ref.core.id), ref.unit, ref.generation, h.ticket, h.serial, ref.kind, 0)
+        return Encoded(TAG_SHARED, rec, [(ref.heap, h)])
     raise InvalidArgumentError(
         f"Cannot put {describe(item)} into a SharedQueue from Python: Python puts None, bools, numbers, str and "
         "shared objects (SharedArray, SharedFrame, SharedQueue, SharedLock); other values need Node's structured "

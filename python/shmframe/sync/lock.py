@@ -12,6 +12,10 @@ Layout (int32 words of the block payload)::
 The identity a Python lock records is the one whose ledger holds the lock's reference (so a
 process that dies holding it is repaired like a Node thread); which Python thread holds it is
 kept in the object, and only that thread may release it.
+
+Waiters sleep in slices and then look at the holder (``_check_holder``): a holder that is
+provably gone (its process died, or OWNER names no thread at all) is repaired as if released
+dead, so a damaged OWNER word never leaves a waiter waiting for nobody.
 """
 import threading
 
@@ -19,6 +23,7 @@ from ..errors import CorruptError, InvalidArgumentError, LockOwnerError, Shmfram
 from ..heap.heap import BlockRef, Heap, resolve
 from ..heap.kinds import register_kind
 from ..heap.layout import KIND_LOCK, i32
+from ..heap.owned_mutex import OWNER_CHECK_MS
 from .mutex import deadline_of, remaining
 
 KIND = "lock"
@@ -43,7 +48,7 @@ def cancel(t):
 
 
 class LockEngine:
-    def __init__(self, w, base_word, me):
+    def __init__(self, w, base_word, me, gone=None):
         if w.load(base_word + W_MAGIC) != LOCK_MAGIC or w.get(base_word + W_VERSION) != VERSION:
             raise CorruptError("Block is not a SharedLock of this layout version (bad magic)")
         if w.get(base_word + W_RING) != RING:
@@ -52,6 +57,10 @@ class LockEngine:
         self.b = base_word
         self.me = me
         self.owner_died = False
+        # gone(tid): whether an identity is provably gone (normally HeapCore.is_thread_gone).
+        self.gone = gone if gone is not None else (lambda tid: False)
+        # SERVING when the last slice check found the lock without an owner and nothing granted.
+        self._ownerless = None
 
     @staticmethod
     def format(w, b):
@@ -110,9 +119,39 @@ class LockEngine:
                 if w.cas(at, v, cancel(t)) == v:
                     return False
                 continue
-            w.wait(at, v, left)
+            slice_ms = OWNER_CHECK_MS if left is None else min(left, OWNER_CHECK_MS)
+            if w.wait(at, v, slice_ms) == "timed-out":
+                self._check_holder()
         self._claim(t)
         return True
+
+    def _check_holder(self):
+        """Called by a waiter after a slice without its grant. If OWNER names an identity that is
+        gone, the lock is repaired as if that identity had been released dead, unless the one
+        that took the serving ticket is alive: then OWNER was overwritten and is given back to
+        it. If the lock has no owner and nothing granted for two checks in a row, the same, for
+        the identity that took the serving ticket."""
+        w, b = self.w, self.b
+        o = w.load(b + OWNER)
+        s = w.load(b + SERVING)
+        taker = w.load(b + TIDS + (s & MASK))
+        if o != 0:
+            self._ownerless = None
+            if not self.gone(o - 1):
+                return
+            if taker != o and taker != 0 and not self.gone(taker - 1):
+                w.cas(b + OWNER, o, taker)
+                return
+            self._repair(o)
+            return
+        if taker == 0 or self._granted_after(s):
+            self._ownerless = None
+            return
+        if self.gone(taker - 1):
+            self._repair(taker)
+        elif self._ownerless == s:
+            w.cas(b + OWNER, 0, taker)
+        self._ownerless = s
 
     def _claim(self, t):
         w, b = self.w, self.b
@@ -165,18 +204,22 @@ class LockEngine:
         b = block.byte_offset // 4
         if w.load(b + W_MAGIC) != LOCK_MAGIC:
             return
-        e = LockEngine(w, b, 0)
-        dead = tid + 1
+        LockEngine(w, b, 0)._repair(tid + 1)
+
+    def _repair(self, dead):
+        w, b = self.w, self.b
         s = w.load(b + SERVING)
         if w.load(b + OWNER) == dead:
             if w.cas(b + OWNER, dead, 0) == dead:
                 w.store(b + DIED, dead)
-                e._grant_after(s)
-        elif w.load(b + OWNER) == 0 and w.load(b + TIDS + (s & MASK)) == dead and not e._granted_after(s):
-            e._grant_after(s)
+                self._grant_after(s)
+        elif w.load(b + OWNER) == 0 and w.load(b + TIDS + (s & MASK)) == dead and not self._granted_after(s):
+            self._grant_after(s)
         nxt = w.load(b + NEXT)
         t = i32(s + 1)
-        while t != nxt:
+        k = 0
+        # At most RING tickets are outstanding: a damaged NEXT cannot make this loop run on.
+        while t != nxt and k < RING:
             if w.load(b + TIDS + (t & MASK)) == dead:
                 at = b + RING_AT + (t & MASK)
                 while True:
@@ -184,11 +227,12 @@ class LockEngine:
                     if v == cancel(t):
                         break
                     if v == grant(t):
-                        e._grant_after(t)
+                        self._grant_after(t)
                         break
                     if w.cas(at, v, cancel(t)) == v:
                         break
             t = i32(t + 1)
+            k += 1
 
 
 class SharedLock:
@@ -208,7 +252,7 @@ class SharedLock:
         self._ref = ref
         if ref.byte_length < LOCK_BYTES:
             raise CorruptError(f"SharedLock block holds {ref.byte_length} bytes, expected {LOCK_BYTES}")
-        self._engine = LockEngine(ref.core.w, ref.byte_offset // 4, ref.owner + 1)
+        self._engine = LockEngine(ref.core.w, ref.byte_offset // 4, ref.owner + 1, ref.core.is_thread_gone)
         self._holder = None
         ref.track(self)
 

@@ -1,8 +1,14 @@
 """The queue's small mutex on two heap words (state = holder identity + 1, sleeping waiters):
 ``src/sync/mutex.ts`` for Python. Spins briefly, then sleeps on the futex; woken only if someone
 sleeps. The holder's identity is recorded so the queue's repair can release a mutex whose holder
-died mid-section."""
+died mid-section.
+
+It is only ever held inside synchronous code, so a word that names the very identity asking for
+the mutex is stale: nothing of this thread can be inside the section. A waiter sleeps in slices
+and asks ``stale(holder)`` after each one (``stale`` may repair and release the mutex)."""
 import time
+
+from ..heap.owned_mutex import OWNER_CHECK_MS
 
 SPINS = 100
 
@@ -18,13 +24,18 @@ def remaining(deadline):
     return max(0.0, (deadline - time.monotonic()) * 1000.0)
 
 
-def lock_within(w, at, ms, me):
+def lock_within(w, at, ms, me, stale=None):
     """Takes the mutex if it comes free within ``ms`` milliseconds (None: forever; 0: a short
-    spin, never sleeps)."""
+    spin, never sleeps). ``stale(holder)`` is asked when the word names ``me`` and after every
+    slice the holder kept it."""
     if w.cas(at, 0, me) == 0:
         return True
     for _ in range(SPINS):
         if w.load(at) == 0 and w.cas(at, 0, me) == 0:
+            return True
+    if stale is not None and w.load(at) == me:
+        stale(me)
+        if w.cas(at, 0, me) == 0:
             return True
     if ms is not None and ms <= 0:
         return False
@@ -38,8 +49,11 @@ def lock_within(w, at, ms, me):
             left = remaining(deadline)
             if left is not None and left <= 0:
                 return False
-            if v != 0:
-                w.wait(at, v, left)
+            if v == 0:
+                continue
+            slice_ms = OWNER_CHECK_MS if left is None else min(left, OWNER_CHECK_MS)
+            if w.wait(at, v, slice_ms) == "timed-out" and stale is not None and w.load(at) == v:
+                stale(v)
     finally:
         w.sub(at + 1, 1)
 

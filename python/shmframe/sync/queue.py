@@ -14,7 +14,7 @@ from ..errors import CorruptError, InvalidArgumentError, QueueClosedError, Queue
 from ..heap.heap import BlockRef, Heap, resolve
 from ..heap.kinds import register_kind
 from ..heap.layout import KIND_QUEUE
-from .items import encode_item, release_handles
+from .items import encode_item, release_handles, share_count
 from .queue_engine import DEFAULT_MAX_ITEM_BYTES, DRAINED, EMPTY_, KIND, MAX_CAPACITY, QueueEngine, queue_bytes
 
 
@@ -48,7 +48,7 @@ class SharedQueue:
         self._ref = ref
         if ref.byte_length < 64:
             raise CorruptError("SharedQueue block is too small")
-        self._engine = QueueEngine(ref.core, ref.heap._segment.mapping, ref.byte_offset, ref.byte_length & ~7, ref.owner + 1)
+        self._engine = QueueEngine(ref.core, ref.heap._segment.mapping, ref.byte_offset, ref.byte_length & ~7)
         ref.track(self)
 
     @classmethod
@@ -118,27 +118,50 @@ class SharedQueue:
         shared object's reference it took is dropped)."""
         self._check()
         t = _timeout_ms(timeout)
-        e = encode_item(item, self._engine.max_item_bytes)
+        hold = self._hold(item)
         try:
-            self._engine.put(e, t)
-        except BaseException:
-            release_handles(e.handles)
-            raise
+            e = self._encode(item, hold)
+            try:
+                self._engine.put(e, t, None if hold is None else hold.commit(0))
+            except BaseException:
+                release_handles(e.handles)
+                raise
+        finally:
+            if hold is not None:
+                hold.end()
 
     def put_nowait(self, item):
         """Appends ``item`` if there is room now, else raises QueueFullError."""
         self._check()
-        e = encode_item(item, self._engine.max_item_bytes)
-        ok = False
+        hold = self._hold(item)
         try:
-            ok = self._engine.try_put(e)
+            e = self._encode(item, hold)
+            ok = False
+            try:
+                ok = self._engine.try_put(e, None if hold is None else hold.commit(0))
+            finally:
+                if not ok:
+                    release_handles(e.handles)
         finally:
-            if not ok:
-                release_handles(e.handles)
+            if hold is not None:
+                hold.end()
         if not ok:
             raise QueueFullError(
                 f"SharedQueue.put_nowait(): the queue is full (capacity {self.capacity})", {"capacity": self.capacity}
             )
+
+    def _hold(self, item):
+        """A hold on the handles the item will make (heap/held.py), when it holds a shared
+        object: if this process is killed before the put publishes (blocked on a full queue,
+        say), whoever releases it releases them."""
+        records = share_count(item)
+        return None if records == 0 else self._ref.core.begin_hold(1, records)
+
+    def _encode(self, item, hold):
+        max_bytes = self._engine.max_item_bytes
+        if hold is None:
+            return encode_item(item, max_bytes)
+        return hold.collect(0, lambda: encode_item(item, max_bytes))
 
     def get(self, timeout=None):
         """Takes the next item, waiting while the queue is empty: QueueEmptyError after

@@ -15,6 +15,7 @@ from ..errors import (
     UnknownHeapError,
 )
 from ..heap.heap import Heap
+from ..heap.kinds import FreedBlock
 from .items import (
     RECORD,
     SLOT_HEADER,
@@ -79,17 +80,28 @@ def queue_bytes(capacity, max_item_bytes):
 
 
 class QueueEngine:
-    """The ring in one block; ``me`` is the identity (+ 1) the mutex words record."""
+    """The ring in one block. The mutex words record the identity (+ 1) of the thread in the
+    section; a mutex left held by an identity that is gone (or naming the caller itself: stale)
+    is repaired and released by whoever waits for it."""
 
-    def __init__(self, core, buf, byte_offset, byte_length, me):
+    def __init__(self, core, buf, byte_offset, byte_length):
         w = core.w
         self.core = core
         self.w = w
         self.buf = buf
         self.qw = byte_offset // 4
-        self.me = me
         h = read_header(w, self.qw, byte_length)
         self.capacity, self.max_item_bytes, self.slot_bytes, self.m = h
+        block = FreedBlock(core, 0, byte_offset, byte_length)
+
+        def stale(holder):
+            if holder == core.tid() + 1 or core.is_thread_gone(holder - 1):
+                QueueEngine.repair(block, holder - 1)
+
+        self._stale = stale
+
+    def _lock(self, at, ms):
+        return lock_within(self.w, self.qw + at, ms, self.core.tid() + 1, self._stale)
 
     @staticmethod
     def format(w, byte_offset, capacity, max_item_bytes):
@@ -134,8 +146,10 @@ class QueueEngine:
 
     # ---- producer side
 
-    def _publish(self, e):
-        """Called holding the producer mutex; releases it."""
+    def _publish(self, e, commit=None):
+        """Copies ``e`` into the next free slot and publishes it. Called holding the producer
+        mutex; releases it. ``commit`` (a put's hold on its item's handles, heap/held.py) is
+        disarmed right after the tail moves: from then on the handles are the queue's."""
         w = self.w
         qw = self.qw
         t = w.get(qw + TAIL)
@@ -147,32 +161,16 @@ class QueueEngine:
             unlock(w, qw + PLOCK)
             return FULL
         body = seq * 4 + SLOT_HEADER
-        ledger = None
-        if e.share is not None:
-            ref = e.share
-            core = ref.core
-            core._enter()
-            try:
-                try:
-                    slot, serial, ledger = core.share_open(ref.unit)
-                except BaseException:
-                    unlock(w, qw + PLOCK)
-                    raise
-                rec = struct.pack("<d6i", float(core.id), ref.unit, ref.generation, slot, serial, ref.kind, 0)
-                self.buf[body : body + RECORD] = rec
-                w.set(seq + 1, RECORD)
-                w.set(seq + 2, e.tag)
-                w.set(seq + 3, 1)
-                ledger.end()  # the handle is in the slot (published just below, or by a repair)
-            finally:
-                core._exit()
-        else:
-            self.buf[body : body + len(e.payload)] = e.payload
-            w.set(seq + 1, len(e.payload))
-            w.set(seq + 2, e.tag)
-            w.set(seq + 3, len(e.handles))
+        self.buf[body : body + len(e.payload)] = e.payload
+        w.set(seq + 1, len(e.payload))
+        w.set(seq + 2, e.tag)
+        w.set(seq + 3, len(e.handles))
+        nxt = self._next(t)
+        # Commit: a process killed after the tail store has its slot published by `repair`.
         w.set(qw + PUTS, w.get(qw + PUTS) + 1)
-        w.set(qw + TAIL, self._next(t))
+        w.set(qw + TAIL, nxt)
+        if commit is not None:
+            commit.w.set(commit.index, 0)
         w.store(seq, 2 * t + 1)
         self._after_publish()
         return OK
@@ -210,21 +208,21 @@ class QueueEngine:
                 return True
         return False
 
-    def try_put(self, e):
-        if not lock_within(self.w, self.qw + PLOCK, TRY_MUTEX_MS, self.me):
+    def try_put(self, e, commit=None):
+        if not self._lock(PLOCK, TRY_MUTEX_MS):
             return False
-        r = self._publish(e)
+        r = self._publish(e, commit)
         if r == CLOSED_:
             raise _closed_error("SharedQueue.put_nowait()")
         return r == OK
 
-    def put(self, e, timeout_ms):
+    def put(self, e, timeout_ms, commit=None):
         deadline = None
         started = False
         while True:
-            if not lock_within(self.w, self.qw + PLOCK, timeout_ms if not started else remaining(deadline), self.me):
+            if not self._lock(PLOCK, timeout_ms if not started else remaining(deadline)):
                 raise self._full_error(timeout_ms)
-            r = self._publish(e)
+            r = self._publish(e, commit)
             if r == OK:
                 return
             if r == CLOSED_:
@@ -332,7 +330,7 @@ class QueueEngine:
     def try_get(self):
         if not self._has_item() and not self.closed:
             return EMPTY_
-        if not lock_within(self.w, self.qw + CLOCK, TRY_MUTEX_MS, self.me):
+        if not self._lock(CLOCK, TRY_MUTEX_MS):
             return EMPTY_
         return self._take()
 
@@ -342,7 +340,7 @@ class QueueEngine:
         while True:
             r = EMPTY_
             if self._has_item() or self.closed:
-                if not lock_within(self.w, self.qw + CLOCK, timeout_ms if not started else remaining(deadline), self.me):
+                if not self._lock(CLOCK, timeout_ms if not started else remaining(deadline)):
                     raise self._empty_error(timeout_ms)
                 r = self._take()
             if r is DRAINED:
@@ -372,7 +370,7 @@ class QueueEngine:
         qw = self.qw
         if w.load(qw + CLOSED) != 0:
             return
-        locked = lock_within(w, qw + PLOCK, TRY_MUTEX_MS, self.me)
+        locked = self._lock(PLOCK, TRY_MUTEX_MS)
         w.store(qw + CLOSED, 1)
         if locked:
             unlock(w, qw + PLOCK)

@@ -2,11 +2,13 @@
 // SharedQueue that a Node consumer reads (arrays move by handle, with their reference; no frame
 // lost, nothing copied); a full queue refuses (put_nowait, put with a timeout) and releases the
 // item's reference; and the other way round, a Python consumer of a Node producer, with timeouts
-// and close.
+// and close. A producer killed while blocked in put() leaks nothing, whichever language it was
+// written in and whichever releases it (the held tickets of src/heap/held.ts and heap/held.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SharedArray, SharedQueue } from 'shmframe';
-import { noNative, uniqueName, withProcessHeap } from '../../helpers/process.js';
+import { core } from '../../helpers/internals.js';
+import { noNative, spawnNode, uniqueName, withProcessHeap } from '../../helpers/process.js';
 import { needPython, spawnPython } from '../../helpers/python.js';
 
 const skip = noNative || needPython(['numpy']);
@@ -183,6 +185,146 @@ test(
         'SHMFRAME_ERR_QUEUE_CLOSED',
       ]);
       q.detach();
+    });
+  },
+);
+
+// Queue header word (src/sync/queue-engine.ts): producers sleeping on a full queue.
+const PUT_WAITERS = 65;
+
+/** The queue's header words, to see from here that a producer sleeps in put(). */
+function queueWords(heap, q) {
+  const h = q.handle;
+  const words = new Int32Array(heap.buffer, (h.unit + 1) * 64, 96);
+  heap.releaseHandle(h);
+  return words;
+}
+
+/** Yields to the event loop until `cond()` holds: the other process's state, not a duration. */
+async function until(cond, exited) {
+  let done = false;
+  exited.then(() => (done = true));
+  while (!cond()) {
+    if (done) throw new Error('the process exited before it got there');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+const kBlockedPut = `
+import sys, numpy as np, shmframe
+q = shmframe.attach(sys.argv[1])
+a = shmframe.SharedArray.from_numpy(q.heap, np.arange(1000.0))
+f = shmframe.SharedFrame.create(q.heap, {'x': 'f8', 's': 'utf8'}, capacity=10)
+print('putting', flush=True)
+q.put(a if sys.argv[2] == 'array' else f)    # the queue is full: blocks until killed
+`;
+
+test(
+  'a Python producer killed with SIGKILL while blocked in put() leaks nothing: Node releases the handle its put held',
+  { skip },
+  async () => {
+    await withProcessHeap(
+      async (heap) => {
+        const fresh = heap.stats().largestFree;
+        const q = SharedQueue.create({ capacity: 1, heap });
+        q.put(0); // full
+        const words = queueWords(heap, q);
+        const start = heap.stats();
+        for (const shape of ['array', 'frame', 'array']) {
+          // A producer killed asleep leaves its count of sleepers behind (it only costs a
+          // wake-up), so wait for one more than now.
+          const sleeping = Atomics.load(words, PUT_WAITERS) + 1;
+          const py = spawnPython(kBlockedPut, [String(q.handle), shape]);
+          await py.line(/^putting/);
+          await until(() => Atomics.load(words, PUT_WAITERS) === sleeping, py.exited);
+          assert.equal(heap.stats().handles, start.handles + 1, 'the item was encoded');
+          assert.equal(heap.stats().objects, start.objects + 2);
+          py.child.kill('SIGKILL');
+          await py.exited;
+          heap.releaseDead();
+          const s = heap.stats();
+          assert.deepEqual(
+            [s.objects, s.used, s.handles],
+            [start.objects, start.used, start.handles],
+            `${shape}: the blocked put's objects were not all released`,
+          );
+          assert.deepEqual(core(heap).alloc.verify(), []);
+        }
+        assert.equal(q.get({ timeout: 1000 }), 0);
+        assert.equal(q.size, 0, 'no item of a killed producer was published');
+        q.detach();
+        assert.equal(heap.stats().objects, 0);
+        assert.equal(heap.stats().largestFree, fresh, 'the heap is one free block again');
+      },
+      { size: '64M', name: uniqueName('put-kill') },
+    );
+  },
+);
+
+test(
+  'Python releases a Node producer killed while blocked in put(): the handles its put held are released',
+  { skip },
+  async () => {
+    // The heap is a Python process's (this test process never maps it), so the release is Python's.
+    const owner = spawnPython(
+      `
+import json, os, sys, time, shmframe
+heap = shmframe.Heap.create('64M', name=sys.argv[1])
+q = shmframe.SharedQueue.create(heap, 1)
+q.put(0)                                              # full
+before = heap.stats()
+print(str(q.handle), flush=True)
+sys.stdin.readline()                                  # the Node producer is in put()
+engine = q._engine
+deadline = time.monotonic() + 30
+while engine.w.load(engine.qw + 65) != 1 and time.monotonic() < deadline:
+    os.sched_yield()                                  # its state, not a duration: asleep on the full queue
+sleeping = engine.w.load(engine.qw + 65)
+during = heap.stats()
+print('asleep', flush=True)
+sys.stdin.readline()                                  # ... and was killed
+heap.release_dead()
+after = heap.stats()
+got = q.get(timeout=1)
+print(json.dumps({'sleeping': sleeping, 'during': [during['objects'] - before['objects'], during['handles'] - before['handles']],
+                  'after': [after['objects'] - before['objects'], after['handles'] - before['handles'], after['used'] - before['used']],
+                  'got': got, 'size': q.size, 'verify': heap.verify(), 'processes': len(heap.processes())}), flush=True)
+q.detach()
+`,
+      [uniqueName('reap-put')],
+      { stdin: 'pipe' },
+    );
+    const queueText = await owner.line(/^shmframe:/);
+    const node = spawnNode(
+      `
+    import { SharedArray, SharedFrame, SharedQueue } from 'shmframe';
+    const q = SharedQueue.attach(process.argv[2]);
+    const a = SharedArray.full([1000], 1, 'f8', { heap: q.heap });
+    const f = SharedFrame.from({ x: [1, 2], s: ['a', null] }, { heap: q.heap, capacity: 4 });
+    process.stdout.write('putting\\n');
+    q.put([a, { f }]); // the queue is full: blocks until killed
+    `,
+      [queueText],
+    );
+    await node.line(/^putting/);
+    // The Node producer is asleep in put() once the queue's sleeper count says so: the owner
+    // reads it (it maps the heap; this process does not).
+    owner.child.stdin.write('check\n');
+    await owner.line(/^asleep/);
+    node.child.kill('SIGKILL');
+    await node.exited;
+    owner.child.stdin.write('killed\n');
+    const r = JSON.parse(await owner.line(/^\{/));
+    owner.child.stdin.end();
+    await owner.ok();
+    assert.deepEqual(r, {
+      sleeping: 1,
+      during: [2, 2],
+      after: [0, 0, 0],
+      got: 0,
+      size: 0,
+      verify: [],
+      processes: 1,
     });
   },
 );
