@@ -7,6 +7,8 @@ export async function untyped(): Promise<void> {
   const pool = new Pool({ module: new URL('./tasks.js', import.meta.url) });
   const r: unknown = await pool.run('anything', { x: 1 });
   void r;
+  const idle: Promise<void> = pool.onIdle();
+  await idle;
   await pool.close();
 }
 

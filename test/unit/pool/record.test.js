@@ -38,3 +38,19 @@ test('handles noted in transit are released if they never arrived, and left alon
     c.close();
   });
 });
+
+test('handles noted one by one as they are made are released if the worker dies before posting', async () => {
+  await withHeap(async (heap) => {
+    const record = new ResultRecord();
+    const a = SharedArray.zeros([8], 'f8', { heap });
+    const b = SharedArray.zeros([8], 'f8', { heap });
+    // encode() calls note() right after making each handle: a worker terminated mid-encode
+    // leaves a record of every handle made so far.
+    const made = encode([a, b], null, (h) => record.add(h));
+    assert.equal(made.handles.length, 2);
+    a.close();
+    b.close();
+    assert.equal(new ResultRecord(record.buffer).releaseOutstanding(), 2);
+    assert.equal(heap.stats().objects, 0);
+  });
+});
