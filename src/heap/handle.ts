@@ -107,6 +107,15 @@ export function resolveHandle(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The string form of a handle that goes to another process (`how` names the way, for the error):
+ * a thread heap's handle cannot, and gets the coded error of {@link leavingProcess}.
+ */
+export function handleText(h: Handle, how: string): string {
+  if (codec !== undefined && codec.shared(h)) return codec.format(h);
+  throw leavingProcess(h, how);
+}
+
 /** True when `value` looks like a shmframe handle (of any kind, or of `kind`). */
 export function isHandle(value: unknown, kind?: string): value is Handle {
   if (typeof value !== 'object' || value === null) return false;

@@ -32,9 +32,9 @@ export class TaskClaims {
   readonly #w: Int32Array;
   #next = 0;
 
-  constructor(buffer = new SharedArrayBuffer(4 * kClaimSlots)) {
-    this.buffer = buffer;
-    this.#w = new Int32Array(buffer);
+  constructor(words: SharedArrayBuffer | Int32Array = new SharedArrayBuffer(4 * kClaimSlots)) {
+    this.#w = words instanceof Int32Array ? words.subarray(0, kClaimSlots) : new Int32Array(words);
+    this.buffer = this.#w.buffer as SharedArrayBuffer;
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * PoolEngine: the scheduler behind {@link Pool}. It owns the worker slots, the queue of waiting
  * tasks, and the bookkeeping that makes crashes, timeouts and cancellation leave nothing behind.
- * It speaks the protocol (protocol.ts) and knows nothing of threads: a WorkerSlot is the
+ * It speaks the protocol (protocol.ts) and knows nothing of threads: a Slot (worker-slot.ts for threads, process-slot.ts for processes) is the
  * transport that carries messages to one worker and reports its exit.
  *
  * Scheduling. Each worker runs one task at a time but may hold several (`capacity`), posted in
@@ -30,10 +30,20 @@ import { performance } from 'node:perf_hooks';
 import type { ResourceLimits } from 'node:worker_threads';
 import { ClosedError, InvalidArgumentError, decodeError, encodeError } from '../errors.js';
 import type { EncodedError } from '../errors.js';
-import { type Heap, knownHeaps } from '../heap/heap.js';
+import type { Heap } from '../heap/heap.js';
 import { type Carried, restoreCarried } from './error-carry.js';
 import { decode, releaseHandles } from './marshal.js';
-import { kCancel, kFail, kInitError, kOk, kReady, kRun, kThrew, replyHandles } from './protocol.js';
+import {
+  kCancel,
+  kCrash,
+  kFail,
+  kInitError,
+  kOk,
+  kReady,
+  kRun,
+  kThrew,
+  replyHandles,
+} from './protocol.js';
 import {
   type Task,
   crashError,
@@ -45,7 +55,9 @@ import {
 } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import type { PoolStats } from './types.js';
-import { WorkerSlot, type SlotEvents } from './worker-slot.js';
+import { ProcessSlot } from './process-slot.js';
+import type { Slot, SlotEvents } from './slot.js';
+import { WorkerSlot } from './worker-slot.js';
 
 const kMaxCapacity = 64;
 
@@ -57,6 +69,8 @@ export interface EngineOptions {
   resourceLimits: ResourceLimits | undefined;
   idleTimeout: number;
   terminateAfter: number;
+  /** 'thread': worker threads; 'process': child processes attached to `heap` (a process heap). */
+  isolation: 'thread' | 'process';
 }
 
 /** A running map/imap: it keeps a closing pool open, and learns when the pool is destroyed. */
@@ -73,7 +87,7 @@ export class PoolEngine implements SlotEvents {
   readonly module: string;
   readonly size: number;
   readonly #opts: EngineOptions;
-  readonly #slots: WorkerSlot[];
+  readonly #slots: Slot[];
   readonly #queue = new TaskQueue();
   #running = 0;
   #nextId = 1;
@@ -102,7 +116,9 @@ export class PoolEngine implements SlotEvents {
     this.heap = opts.heap;
     this.module = opts.module;
     this.size = opts.workers;
-    this.#slots = Array.from({ length: opts.workers }, (_, i) => new WorkerSlot(i));
+    this.#slots = Array.from({ length: opts.workers }, (_, i) =>
+      opts.isolation === 'process' ? new ProcessSlot(i, opts.heap) : new WorkerSlot(i, opts.heap),
+    );
     for (const slot of this.#slots) this.#spawn(slot);
   }
 
@@ -212,7 +228,7 @@ export class PoolEngine implements SlotEvents {
       this.#checkDrained();
       return;
     }
-    const slot = this.#slots[task.slot] as WorkerSlot;
+    const slot = this.#slots[task.slot] as Slot;
     if (this.#takeBack(slot, task)) {
       // It never started: its worker will skip it, and its handles are ours to release.
       task.state = kDone;
@@ -276,16 +292,12 @@ export class PoolEngine implements SlotEvents {
 
   // ---------------------------------------------------------------- workers
 
-  #spawn(slot: WorkerSlot): void {
-    slot.start(
-      { heap: this.heap.buffer, heapId: this.heap.id, module: this.module },
-      this.#opts.resourceLimits,
-      this,
-    );
+  #spawn(slot: Slot): void {
+    slot.start({ module: this.module, resourceLimits: this.#opts.resourceLimits }, this);
     this.#updateRef(slot);
   }
 
-  #updateRef(slot: WorkerSlot): void {
+  #updateRef(slot: Slot): void {
     slot.setRef(
       slot.tasks.length > 0 ||
         this.#state !== kOpen ||
@@ -318,13 +330,15 @@ export class PoolEngine implements SlotEvents {
     this.#settleReady(new ClosedError('The Pool was closed before its workers were ready'));
     const exits: Array<Promise<void>> = [];
     for (const slot of this.#slots) {
-      if (slot.worker === null) continue;
+      if (!slot.alive) continue;
       exits.push(new Promise<void>((resolve) => slot.exitWaiters.push(resolve)));
       if (graceful) slot.stop();
       else slot.kill();
     }
     this.#refreshRefs();
-    return Promise.all(exits).then(() => undefined);
+    return Promise.all(exits).then(() => {
+      for (const slot of this.#slots) slot.dispose();
+    });
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -353,7 +367,7 @@ export class PoolEngine implements SlotEvents {
       }
       const low = cap >> 1;
       while (q.size > 0) {
-        let best: WorkerSlot | null = null;
+        let best: Slot | null = null;
         for (const s of this.#slots) {
           if (s.state !== 'ready' || s.tasks.length > low) continue;
           if (best === null || s.tasks.length < best.tasks.length) best = s;
@@ -398,15 +412,15 @@ export class PoolEngine implements SlotEvents {
     this.#dispatch();
   }
 
-  #post(slot: WorkerSlot, msg: unknown[]): void {
+  #post(slot: Slot, msg: unknown[]): void {
     try {
-      slot.worker?.postMessage(msg);
+      slot.post(msg);
     } catch {
       // the worker is gone: its exit handles its tasks
     }
   }
 
-  #send(slot: WorkerSlot, n: number): void {
+  #send(slot: Slot, n: number): void {
     const batch: Task[] = [];
     const msg: unknown[] = [kRun];
     while (batch.length < n) {
@@ -416,10 +430,9 @@ export class PoolEngine implements SlotEvents {
       t.claim = slot.claims.offer(t.id);
       msg.push(t.id, t.name, t.value, t.handles, t.typed, t.index, t.chunk, t.claim);
     }
-    const w = slot.worker;
-    if (w === null) return;
+    if (!slot.alive) return;
     try {
-      w.postMessage(msg);
+      slot.post(msg);
       for (const t of batch) this.#assign(slot, t);
       return;
     } catch {
@@ -427,25 +440,28 @@ export class PoolEngine implements SlotEvents {
     }
     for (const t of batch) {
       try {
-        w.postMessage([kRun, t.id, t.name, t.value, t.handles, t.typed, t.index, t.chunk, t.claim]);
+        slot.post([kRun, t.id, t.name, t.value, t.handles, t.typed, t.index, t.chunk, t.claim]);
         this.#assign(slot, t);
       } catch (err) {
         t.state = kDone;
         releaseHandles(t.handles);
         this.#fail(
           t,
-          new InvalidArgumentError(
-            `Could not send the arguments of task '${t.name}' (index ${t.index}) to a worker: ` +
-              `${(err as Error).message.replace(/\.+$/, '')}. Arguments must be structured-clonable (no functions or symbols).`,
-            { cause: err },
-          ),
+          // A coded refusal (a thread heap's object for a worker process) says what to do itself.
+          err instanceof InvalidArgumentError
+            ? err
+            : new InvalidArgumentError(
+                `Could not send the arguments of task '${t.name}' (index ${t.index}) to a worker: ` +
+                  `${(err as Error).message.replace(/\.+$/, '')}. Arguments must be structured-clonable (no functions or symbols).`,
+                { cause: err },
+              ),
         );
       }
     }
     this.#checkDrained();
   }
 
-  #assign(slot: WorkerSlot, t: Task): void {
+  #assign(slot: Slot, t: Task): void {
     t.state = kAssigned;
     t.slot = slot.id;
     slot.tasks.push(t);
@@ -459,7 +475,7 @@ export class PoolEngine implements SlotEvents {
   }
 
   /** The first task of a worker is (about to be) running: start its clock. */
-  #startHead(slot: WorkerSlot, now: number): void {
+  #startHead(slot: Slot, now: number): void {
     const head = slot.tasks[0] as Task;
     head.startedAt = now;
     if (head.settled) {
@@ -473,7 +489,7 @@ export class PoolEngine implements SlotEvents {
   }
 
   /** The first task of a worker left its list: start the next one's clock, or go idle. */
-  #nextHead(slot: WorkerSlot, now: number): void {
+  #nextHead(slot: Slot, now: number): void {
     slot.clearTimer('timeoutTimer');
     slot.clearTimer('graceTimer');
     if (slot.tasks.length > 0) {
@@ -488,7 +504,7 @@ export class PoolEngine implements SlotEvents {
   }
 
   /** Stops an idle worker after `idleTimeout` without work. */
-  #armIdle(slot: WorkerSlot): void {
+  #armIdle(slot: Slot): void {
     const ms = this.#opts.idleTimeout;
     if (this.#state === kOpen && Number.isFinite(ms) && slot.idleTimer === null) {
       slot.idleTimer = setTimeout(() => {
@@ -499,7 +515,7 @@ export class PoolEngine implements SlotEvents {
     }
   }
 
-  #onTimeout(slot: WorkerSlot, task: Task): void {
+  #onTimeout(slot: Slot, task: Task): void {
     slot.timeoutTimer = null;
     if (slot.tasks[0] !== task || task.settled) return;
     this.#fail(task, timeoutError(task));
@@ -517,7 +533,7 @@ export class PoolEngine implements SlotEvents {
    * Takes back a task posted to `slot` that its worker has not started (claims.ts). On success
    * the task is off the worker's list (the caller decides what becomes of it).
    */
-  #takeBack(slot: WorkerSlot, task: Task): boolean {
+  #takeBack(slot: Slot, task: Task): boolean {
     if (!slot.claims.take(task.claim, task.id)) return false;
     const at = slot.tasks.indexOf(task);
     if (at >= 0) {
@@ -529,20 +545,20 @@ export class PoolEngine implements SlotEvents {
   }
 
   /** A task left a worker's list outside a reply: dispatch, and settle waiters of close(). */
-  #afterRemoval(slot: WorkerSlot): void {
+  #afterRemoval(slot: Slot): void {
     if (this.#queue.size > 0 || slot.tasks.length === 0) this.#scheduleDispatch();
     this.#checkDrained();
   }
 
   /** A task its worker had claimed was cancelled: abort its ctx.signal, stop it if it goes on. */
-  #cancelRunning(slot: WorkerSlot, task: Task, reason: Error): void {
+  #cancelRunning(slot: Slot, task: Task, reason: Error): void {
     this.#post(slot, [kCancel, task.id, encodeError(reason)]);
     // Not first: the task before it has replied and the reply is on its way; its clock (and
     // this grace period) starts when it becomes first (#startHead).
     if (slot.tasks[0] === task) this.#armGrace(slot, task);
   }
 
-  #armGrace(slot: WorkerSlot, task: Task): void {
+  #armGrace(slot: Slot, task: Task): void {
     slot.clearTimer('timeoutTimer');
     if (this.#opts.terminateAfter === 0) {
       slot.kill();
@@ -557,7 +573,7 @@ export class PoolEngine implements SlotEvents {
 
   // ---------------------------------------------------------------- messages from workers
 
-  message(slot: WorkerSlot, m: unknown[]): void {
+  message(slot: Slot, m: unknown[]): void {
     switch (m[0]) {
       case kOk:
       case kFail:
@@ -572,6 +588,9 @@ export class PoolEngine implements SlotEvents {
         this.#settleReady();
         break;
       }
+      case kCrash:
+        slot.crashCause ??= decodeError(m[1] as EncodedError);
+        break;
       case kInitError:
         slot.initFailed = true;
         this.#startFailed(decodeError(m[1] as EncodedError));
@@ -579,7 +598,7 @@ export class PoolEngine implements SlotEvents {
     }
   }
 
-  messageError(slot: WorkerSlot, err: Error): void {
+  messageError(slot: Slot, err: Error): void {
     // A reply that could not be deserialized: it was the running task's. (The handles it carried
     // are lost with it; the worker's record of them was cleared when it posted.)
     const head = slot.tasks[0];
@@ -598,7 +617,7 @@ export class PoolEngine implements SlotEvents {
     releaseHandles(replyHandles(m));
   }
 
-  #reply(slot: WorkerSlot, m: unknown[]): void {
+  #reply(slot: Slot, m: unknown[]): void {
     // Replies come in order, for tasks the worker claimed: the first task on the list.
     const at = slot.tasks.findIndex((t) => t.id === m[1]);
     if (at < 0) {
@@ -640,7 +659,7 @@ export class PoolEngine implements SlotEvents {
   }
 
   /** The error of a kFail reply, with the shared objects it carried put back in place. */
-  #failure(task: Task, slot: WorkerSlot, m: unknown[]): Error {
+  #failure(task: Task, slot: Slot, m: unknown[]): Error {
     const encoded = m[2] as EncodedError;
     const threw = m[4] === kThrew;
     const error = threw ? taskError(task, encoded, m[3] as number, slot.id) : decodeError(encoded);
@@ -691,17 +710,11 @@ export class PoolEngine implements SlotEvents {
 
   // ---------------------------------------------------------------- exits
 
-  exit(slot: WorkerSlot, code: number): void {
-    const threadId = slot.threadId;
-    const { wasStarting, planned, cause } = slot.exited(performance.now());
-    // Whatever the thread still held goes back to the heaps.
-    for (const heap of knownHeaps()) {
-      try {
-        heap.releaseThread(threadId);
-      } catch {
-        // a heap that cannot be repaired reports it in its own stats
-      }
-    }
+  exit(slot: Slot, code: number): void {
+    const { wasStarting, planned, cause, signal } = slot.exited(performance.now());
+    // Whatever the worker still held goes back to the heaps (a thread's ledgers, or everything a
+    // dead process held), then the result handles it made and never posted.
+    slot.releaseExited();
     slot.record.releaseOutstanding();
 
     const tasks = slot.tasks.splice(0);
@@ -716,7 +729,7 @@ export class PoolEngine implements SlotEvents {
       } else {
         t.state = kDone;
         releaseHandles(t.handles);
-        this.#fail(t, crashError(t, slot.id, code, cause));
+        this.#fail(t, crashError(t, slot.id, code, cause, signal));
       }
     }
     this.#queue.unshift(requeue);

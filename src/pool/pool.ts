@@ -44,6 +44,21 @@ const kMaxWorkers = 512;
  */
 export type TaskItems<A> = Iterable<A> | AsyncIterable<A>;
 
+let processHeap: Heap | undefined;
+/**
+ * The heap of process pools created without one: a heap in OS shared memory (a memfd, which
+ * nothing outlives), made on first use and shared by such pools for the life of the program.
+ * Its size is `SHMFRAME_HEAP_SIZE`, else half of physical memory, reserved, not touched.
+ */
+function defaultProcessHeap(): Heap {
+  const env = process.env['SHMFRAME_HEAP_SIZE'];
+  processHeap ??= Heap.create({
+    shared: 'process',
+    ...(env !== undefined && env !== '' ? { size: env } : {}),
+  });
+  return processHeap;
+}
+
 /** One `run` call waiting for its task. */
 class RunCall implements TaskOwner {
   task: Task | null = null;
@@ -139,6 +154,19 @@ export class Pool<T extends TaskModule = TaskModule> {
     if (o.heap !== undefined && !Heap.isHeap(o.heap)) {
       throw new InvalidArgumentError(`Expected \`heap\` to be a Heap, got ${describe(o.heap)}`);
     }
+    const isolation = o.isolation ?? 'thread';
+    if (isolation !== 'thread' && isolation !== 'process') {
+      throw new InvalidArgumentError(
+        `Expected \`isolation\` to be 'thread' (worker threads) or 'process' (child processes), got ${describe(o.isolation)}`,
+      );
+    }
+    if (isolation === 'process' && o.heap !== undefined && o.heap.shared !== 'process') {
+      throw new InvalidArgumentError(
+        "A Pool with isolation: 'process' needs a heap in OS shared memory, which its worker processes " +
+          "attach: pass heap: Heap.create({ size, shared: 'process' }) (or a named or file heap), or " +
+          'no heap (the pool then uses a process heap of its own). The given heap is a thread heap.',
+      );
+    }
     if (
       o.resourceLimits !== undefined &&
       (typeof o.resourceLimits !== 'object' || o.resourceLimits === null)
@@ -160,7 +188,8 @@ export class Pool<T extends TaskModule = TaskModule> {
     this.#engine = new PoolEngine({
       module,
       workers,
-      heap: o.heap ?? Heap.default(),
+      heap: o.heap ?? (isolation === 'process' ? defaultProcessHeap() : Heap.default()),
+      isolation,
       resourceLimits: o.resourceLimits,
       idleTimeout,
       terminateAfter,

@@ -29,6 +29,11 @@ export const kOk = 12;
  * caller by the handles in `handles` as a result's are.
  */
 export const kFail = 13;
+/**
+ * `[kCrash, EncodedError]`: a worker process met an uncaught exception and exits (a worker
+ * thread's is reported by its `error` event instead).
+ */
+export const kCrash = 14;
 
 /** The task function threw (or rejected): the caller gets a TaskError wrapping it. */
 export const kThrew = 0;
@@ -65,6 +70,39 @@ export function replyHandles(m: readonly unknown[]): readonly Handle[] | null {
     default:
       return null;
   }
+}
+
+/**
+ * The fields of a message that hold handle lists, for a transport that must carry handles as
+ * their string forms (a worker process): `[index of the list, ...]` of `m`.
+ */
+export function handleFields(m: readonly unknown[]): number[] {
+  switch (m[0]) {
+    case kRun: {
+      const out: number[] = [];
+      for (let at = 1 + TaskField.handles; at < m.length; at += kTaskFields) out.push(at);
+      return out;
+    }
+    case kOk:
+      return [3];
+    case kFail:
+      return [6];
+    default:
+      return [];
+  }
+}
+
+/** What a worker process gets (as JSON in its first argument). */
+export interface ProcessInit {
+  /** URL of the task module. */
+  module: string;
+  /** The worker's slot in the pool (ctx.workerId). */
+  workerId: number;
+  /**
+   * String form of the handle of an int32 SharedArray in the pool's heap: the worker's result
+   * record, then its claim ring. Attaching it opens the heap, which becomes the default heap.
+   */
+  words: string;
 }
 
 /** What a worker gets as `workerData`. */

@@ -10,14 +10,20 @@ import { Heap } from '../heap/heap.js';
 
 const kEntryWords = 5;
 const kEntries = 1024;
+/** Int32 words of a record. */
+export const kRecordWords = 1 + kEntries * kEntryWords;
 
 export class ResultRecord {
   readonly buffer: SharedArrayBuffer;
   readonly #w: Int32Array;
 
-  constructor(buffer = new SharedArrayBuffer(4 * (1 + kEntries * kEntryWords))) {
-    this.buffer = buffer;
-    this.#w = new Int32Array(buffer);
+  /**
+   * Over a buffer of its own (a worker thread gets it in workerData) or over words of a heap (a
+   * worker process maps the same heap).
+   */
+  constructor(words: SharedArrayBuffer | Int32Array = new SharedArrayBuffer(4 * kRecordWords)) {
+    this.#w = words instanceof Int32Array ? words.subarray(0, kRecordWords) : new Int32Array(words);
+    this.buffer = this.#w.buffer as SharedArrayBuffer;
   }
 
   /** Notes the handles about to be posted (the first 1024: 20 KiB of words per worker). */

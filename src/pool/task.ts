@@ -83,17 +83,25 @@ export function crashError(
   workerId: number,
   exitCode: number,
   cause: Error | undefined,
+  signal: string | null = null,
 ): WorkerCrashedError {
   const code = (cause as { code?: unknown } | undefined)?.code;
   const how =
     code === 'ERR_WORKER_OUT_OF_MEMORY'
       ? 'ran out of memory (raise `resourceLimits` or use less memory per task)'
-      : cause !== undefined
+      : signal !== null && cause === undefined
+        ? `was killed by ${signal}` +
+          (signal === 'SIGKILL'
+            ? ' (kill -9, or the kernel out of memory)'
+            : signal === 'SIGABRT' || signal === 'SIGSEGV' || signal === 'SIGBUS'
+              ? ' (a native crash, or V8 out of memory: raise `resourceLimits`)'
+              : '')
+        : cause !== undefined
         ? `died of an uncaught ${cause.name}: ${cause.message}`
         : `exited with code ${exitCode} (process.exit in a task, or the thread was stopped)`;
   return new WorkerCrashedError(
     `The worker running ${where(task).replace('Task', 'task')} ${how}; the worker was replaced`,
-    { cause, details: { index: task.index, task: task.name, workerId, exitCode } },
+    { cause, details: { index: task.index, task: task.name, workerId, exitCode, signal } },
   );
 }
 

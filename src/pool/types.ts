@@ -24,8 +24,10 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** The worker's slot in the pool, `0 .. workers - 1` (a replacement takes its predecessor's). */
   readonly workerId: number;
-  /** The worker's thread id. */
+  /** The worker's thread id (0 in a worker process: its main thread). */
   readonly threadId: number;
+  /** The worker's process id (the pool's own process for a worker thread). */
+  readonly pid: number;
 }
 
 /**
@@ -88,8 +90,18 @@ export interface PoolOptions {
    * `data:`) of an ES module whose named function exports are the tasks.
    */
   module: string | URL;
-  /** Worker threads. @default os.availableParallelism() */
+  /** Workers (threads, or processes with `isolation: 'process'`). @default os.availableParallelism() */
   workers?: number;
+  /**
+   * `'thread'`: workers are worker threads of this process. `'process'`: workers are child
+   * processes attached to the pool's heap, which must then be a heap in OS shared memory
+   * (`Heap.create({ size, shared: 'process' })`; without `heap`, the pool uses one of its own).
+   * The API, the handling of shared objects and the crash handling are the same; a worker process
+   * killed in any way (SIGKILL, the kernel's OOM killer) fails its task with
+   * SHMFRAME_ERR_WORKER_CRASHED, is replaced, and what it held in the heap is released.
+   * @default 'thread'
+   */
+  isolation?: 'thread' | 'process';
   /** The heap workers start with (their `Heap.default()`). @default Heap.default() */
   heap?: Heap;
   /** V8 limits for each worker; a worker that exceeds them fails its task with SHMFRAME_ERR_WORKER_CRASHED. */
@@ -166,8 +178,10 @@ export interface ImapOptions extends MapOptions {
 export interface WorkerStats {
   /** The slot, as in `ctx.workerId`. */
   id: number;
-  /** Thread id of the current worker (-1 when none runs). */
+  /** Thread id of the current worker (0 for a worker process; -1 when none runs). */
   threadId: number;
+  /** Pid of the current worker's process (this process for a worker thread; -1 when none runs). */
+  pid: number;
   state: 'starting' | 'idle' | 'busy' | 'stopping' | 'stopped';
   /** Tasks this slot finished (successfully or not), across replacements. */
   tasks: number;
