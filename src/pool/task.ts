@@ -97,8 +97,8 @@ export function crashError(
               ? ' (a native crash, or V8 out of memory: raise `resourceLimits`)'
               : '')
         : cause !== undefined
-        ? `died of an uncaught ${cause.name}: ${cause.message}`
-        : `exited with code ${exitCode} (process.exit in a task, or the thread was stopped)`;
+          ? `died of an uncaught ${cause.name}: ${cause.message}`
+          : `exited with code ${exitCode} (process.exit in a task, or the thread was stopped)`;
   return new WorkerCrashedError(
     `The worker running ${where(task).replace('Task', 'task')} ${how}; the worker was replaced`,
     { cause, details: { index: task.index, task: task.name, workerId, exitCode, signal } },
