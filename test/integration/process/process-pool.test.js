@@ -255,7 +255,7 @@ test(
     await withProcessHeap(async (heap) => {
       await withProcessPool(
         heap,
-        async (pool, note) => {
+        async (pool) => {
           // 20 aborted tasks whose results (two arrays each) arrive after their callers gave up.
           const before = heap.stats();
           const calls = [];
