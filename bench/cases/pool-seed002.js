@@ -26,7 +26,7 @@ import { once } from 'node:events';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { Heap, Pool, SharedArray, SharedFrame } from 'shmframe';
+import { Heap, Pool, SharedArray } from 'shmframe';
 import {
   GiB,
   MiB,
@@ -38,49 +38,11 @@ import {
   runPython,
   summarize,
 } from '../lib.js';
+import { makeFrame, touchHeap } from '../seed002.js';
 import { transform } from '../workers/pool-tasks.js';
 
 const kTasks = new URL('../workers/pool-tasks.js', import.meta.url);
 const kRaw = new URL('../workers/pool-raw.js', import.meta.url);
-
-/**
- * Touches every page of the heap once (result-sized blocks, filled, then freed): the kernel zeroes
- * a page on its first touch, and whichever method happened to reach fresh heap memory first would
- * pay for the others (a method with more results in flight reaches more of it).
- */
-function touchHeap(heap, shape) {
-  const blocks = [];
-  try {
-    for (;;) {
-      const b = SharedArray.empty(shape, 'f8', { heap });
-      blocks.push(b);
-      b.data.fill(0);
-    }
-  } catch (err) {
-    if (err.code !== 'SHMFRAME_ERR_HEAP_FULL') throw err;
-  } finally {
-    for (const b of blocks) b.close();
-  }
-  return blocks.length;
-}
-
-function makeFrame(rows, cols, heap) {
-  // Random values, seeded (the same frame every run), labels Idx-0 ... as in the seed.
-  let x = 12345;
-  const rnd = () => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return x / 4294967296;
-  };
-  const columns = { label: Array.from({ length: rows }, (_, i) => `Idx-${i}`) };
-  for (let j = 0; j < cols; j++) {
-    columns[`Col-${j}`] = Float64Array.from({ length: rows }, rnd);
-  }
-  const frame = SharedFrame.from(columns, { index: 'label', heap });
-  const numeric = frame.select(frame.columns.slice(1));
-  const values = numeric.values(); // [rows, cols], column-major, over the frame's memory
-  numeric.close();
-  return { frame, values };
-}
 
 /** What a cloning pool sends: the frame's labels and numbers as plain JS data. */
 function plainFrame(frame, values) {

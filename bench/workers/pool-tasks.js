@@ -81,3 +81,8 @@ export function transformCloned({ frame, label, seed, shape = 'frame' }) {
   const [a, b] = resultShape(n, m, shape);
   return compute(frame.values, s0, s1, n, m, r, seed, shape, new Float64Array(a * b));
 }
+
+/** A tiny task: what a message costs, not the work. */
+export function square(x) {
+  return x * x;
+}
