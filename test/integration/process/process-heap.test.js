@@ -165,8 +165,10 @@ test(
       assert.equal(heap.processes().length, 2);
       viaProc.child.kill('SIGKILL');
       await viaProc.exited;
-      assert.equal(heap.releaseDead(), 1, 'the killed child is released');
-      assert.equal(heap.processes().length, 1);
+      // Released now, or already by the heap's once-a-second check if it ran in between.
+      assert.ok(heap.releaseDead() <= 1);
+      assert.equal(heap.processes().length, 1, 'the killed child is released');
+      assert.equal(heap.stats().objects, 1, "the child's array went with it");
       a.close();
     });
     assert.deepEqual(shmEntries(), shmBefore);
