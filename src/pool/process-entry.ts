@@ -40,16 +40,38 @@ process.on('disconnect', () => {
   setTimeout(() => process.exit(0), 1000).unref();
 });
 
+// A reply's handles stay in the record until the reply has left this process (record.ts): a
+// worker killed while its IPC channel is backed up leaves them for the pool to release.
+const record = new ResultRecord(words.data.subarray(0, kRecordWords));
+record.deferEnd = true;
+const inFlight: number[] = [];
+let listed = 0;
+const sent = (): void => {
+  const k = inFlight.shift() ?? 0;
+  listed -= k;
+  record.shift(k);
+};
+
 let listener: ((raw: unknown) => void) | null = null;
 void runWorker({
   module: init.module,
   workerId: init.workerId,
   threadId: 0,
-  record: new ResultRecord(words.data.subarray(0, kRecordWords)),
+  record,
   claims: new TaskClaims(words.data.subarray(kRecordWords)),
   post: (m) => {
     wireHandles(m);
-    send(m);
+    const mine = record.count - listed; // entries noted since the last post: this message's
+    inFlight.push(mine);
+    listed += mine;
+    try {
+      send(m, sent);
+    } catch (err) {
+      // Not sent (a value that cannot be cloned): its entries go with the next message.
+      inFlight.pop();
+      listed -= mine;
+      throw err;
+    }
   },
   receive: () => undefined,
   listen: (fn) => {

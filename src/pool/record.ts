@@ -49,9 +49,38 @@ export class ResultRecord {
     Atomics.store(w, 0, n + 1);
   }
 
+  /**
+   * Set by a transport whose posts are not delivered when post() returns (a worker process's IPC
+   * channel, whose writes may wait in the process while the socket is full): `end()` then keeps
+   * the entries, and the transport drops them with {@link shift} once each message has left the
+   * process. Listing a handle that already arrived is harmless: the pool reads the record only
+   * after the worker is gone and every message it sent was handled, and releasing an attached or
+   * released handle does nothing.
+   */
+  deferEnd = false;
+
   /** The handles were posted (or released): they belong to the message now. */
   end(): void {
-    Atomics.store(this.#w, 0, 0);
+    if (!this.deferEnd) Atomics.store(this.#w, 0, 0);
+  }
+
+  /** Entries noted so far (a deferring transport counts a message's entries with it). */
+  get count(): number {
+    return Atomics.load(this.#w, 0);
+  }
+
+  /**
+   * Drops the first `k` entries (those of messages that left the process), keeping the others in
+   * order. A worker killed midway leaves some entries listed twice, which is harmless (see
+   * {@link deferEnd}); none is lost, since the count goes down only after the move.
+   */
+  shift(k: number): void {
+    const w = this.#w;
+    const n = Atomics.load(w, 0);
+    const drop = Math.min(k, n);
+    if (drop <= 0) return;
+    w.copyWithin(1, 1 + drop * kEntryWords, 1 + n * kEntryWords);
+    Atomics.store(w, 0, n - drop);
   }
 
   /** After the worker exited: releases what it noted and did not post. Returns how many. */

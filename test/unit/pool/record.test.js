@@ -54,3 +54,26 @@ test('handles noted one by one as they are made are released if the worker dies 
     assert.equal(heap.stats().objects, 0);
   });
 });
+
+test('a deferring record keeps entries past end() and drops those of messages that left, in order', async () => {
+  await withHeap(async (heap) => {
+    const record = new ResultRecord();
+    record.deferEnd = true;
+    const arrays = Array.from({ length: 5 }, () => SharedArray.zeros([4], 'f8', { heap }));
+    const handles = arrays.map((a) => a.handle);
+    record.add(handles[0]);
+    record.add(handles[1]);
+    record.end(); // first message posted, not yet out
+    record.add(handles[2]);
+    record.end(); // second message
+    assert.equal(record.count, 3);
+    record.shift(2); // the first message left
+    assert.equal(record.count, 1);
+    record.add(handles[3]);
+    record.add(handles[4]);
+    // The worker dies now: what is listed is the second and third messages' handles.
+    assert.equal(new ResultRecord(record.buffer).releaseOutstanding(), 3);
+    for (const i of [0, 1]) heap.releaseHandle(handles[i]);
+    for (const a of arrays) a.close();
+  });
+});
