@@ -42,6 +42,13 @@ const expected = {
     /^no frame lost: true$/m,
     /^peak heap use [\d.]+ MiB, bounded by/m,
   ],
+  '002-pool-processes': [
+    /^2 worker processes, not threads: true; a task ran in one of them: true$/m,
+    /^imap: 40 results of \[200, 1000\] f8, each a SharedArray moved back from a worker process$/m,
+    /^killed worker: SHMFRAME_ERR_WORKER_CRASHED, signal SIGKILL$/m,
+    /^workers replaced: 1$/m,
+    /^heap: 0 objects, 0 bytes used, 0 handles pending: back to where it began/m,
+  ],
   '003-command-queue': [
     /^\[10\]\n\[(\d+)(?: \1){9}\]$/m,
     /^counters after 20 x 1000 locked increments by 2 workers: \[20000,20000,20000,20000\]$/m,
