@@ -99,7 +99,8 @@ class RunCall implements TaskOwner {
 }
 
 /**
- * A pool of worker threads running the functions a task module exports, where shared objects
+ * A pool of worker threads (or, with `isolation: 'process'`, worker processes attached to a heap
+ * in OS shared memory) running the functions a task module exports, where shared objects
  * (SharedArray, SharedFrame, SharedQueue, SharedLock) anywhere in arguments and results travel
  * by handle, with no copy, and everything else by structured clone.
  *
@@ -136,7 +137,7 @@ export class Pool<T extends TaskModule = TaskModule> {
   readonly #autoShare: number;
 
   /**
-   * Starts `workers` threads (they load the module in the background).
+   * Starts `workers` threads or processes (they load the module in the background).
    * @throws SHMFRAME_ERR_INVALID_ARG for bad options (a missing module file, workers < 1...)
    */
   constructor(options: PoolOptions) {
@@ -205,7 +206,7 @@ export class Pool<T extends TaskModule = TaskModule> {
     return true;
   }
 
-  /** Number of worker threads. */
+  /** Number of workers (threads, or processes with `isolation: 'process'`). */
   get workers(): number {
     return this.#engine.size;
   }

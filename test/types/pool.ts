@@ -37,3 +37,21 @@ export function arrays(): void {
   a.detach();
   void shape;
 }
+
+export async function processes(): Promise<void> {
+  // Worker processes: the same API; a heap in OS shared memory; pids in stats and ctx.
+  const { Heap } = await import('shmframe');
+  const heap = Heap.create({ size: '64M', shared: 'process' });
+  const pool = new Pool<typeof Tasks>({
+    module: new URL('./tasks.js', import.meta.url),
+    isolation: 'process',
+    heap,
+  });
+  const n: number = await pool.run('double', { x: 2 });
+  const pid: number = pool.stats().workers[0]?.pid ?? -1;
+  // @ts-expect-error: 'thread' or 'process'
+  new Pool({ module: 'tasks.js', isolation: 'fork' });
+  void n;
+  void pid;
+  await pool.close();
+}
