@@ -40,3 +40,15 @@ export function makeFrame(rows, cols, heap) {
   numeric.close();
   return { frame, values };
 }
+
+/** `tasks` row labels drawn (seeded, with repeats) from a frame of `rows` rows, as the seed does. */
+export function pickLabels(tasks, rows) {
+  let x = 99;
+  return Array.from({ length: tasks }, () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return `Idx-${x % rows}`;
+  });
+}
+
+/** A cheap check that two methods computed the same result: its first and last values. */
+export const checksum = (a) => a.data[0] + a.data[a.size - 1];

@@ -9,7 +9,7 @@
 import os from 'node:os';
 import { Heap, Pool } from 'shmframe';
 import { GiB, MiB, availableMemory, gc, measureInterleaved, runCase, summarize } from '../lib.js';
-import { makeFrame, touchHeap } from '../seed002.js';
+import { checksum, makeFrame, pickLabels, touchHeap } from '../seed002.js';
 
 const kTasks = new URL('../workers/pool-tasks.js', import.meta.url);
 
@@ -35,14 +35,7 @@ await runCase('pool-process', async ({ quick, repeats, result, log }) => {
     return;
   }
   const { frame, values } = makeFrame(rows, cols, heap);
-  const labels = (() => {
-    let x = 99;
-    return Array.from({ length: tasks }, () => {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      return `Idx-${x % rows}`;
-    });
-  })();
-  const checksum = (a) => a.data[0] + a.data[a.size - 1];
+  const labels = pickLabels(tasks, rows);
   const threads = new Pool({ module: kTasks, workers, heap });
   const processes = new Pool({ module: kTasks, workers, heap, isolation: 'process' });
   await Promise.all([threads.ready(), processes.ready()]);

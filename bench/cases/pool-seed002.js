@@ -38,7 +38,7 @@ import {
   runPython,
   summarize,
 } from '../lib.js';
-import { makeFrame, touchHeap } from '../seed002.js';
+import { checksum, makeFrame, pickLabels, touchHeap } from '../seed002.js';
 import { transform } from '../workers/pool-tasks.js';
 
 const kTasks = new URL('../workers/pool-tasks.js', import.meta.url);
@@ -72,14 +72,7 @@ await runCase('pool-seed002', async ({ quick, repeats, result, log, extra }) => 
   const heap = Heap.create({ size: 24 * resultBytes + 512 * MiB });
   Heap.setDefault(heap); // the sequential baseline allocates its results here too
   const { frame, values } = makeFrame(rows, cols, heap);
-  const labels = (() => {
-    let x = 99;
-    return Array.from({ length: tasks }, () => {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      return `Idx-${x % rows}`;
-    });
-  })();
-  const checksum = (a) => a.data[0] + a.data[a.size - 1];
+  const labels = pickLabels(tasks, rows);
 
   const pool = new Pool({ module: kTasks, workers, heap });
   const piscina = new Piscina({
