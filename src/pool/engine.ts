@@ -47,6 +47,7 @@ import {
 import {
   type Task,
   crashError,
+  missingExportError,
   kAssigned,
   kDone,
   kQueued,
@@ -181,14 +182,7 @@ export class PoolEngine implements SlotEvents {
 
   missingExport(name: string): InvalidArgumentError | null {
     if (this.#exports === null || this.#exports.has(name)) return null;
-    const names = [...this.#exports];
-    return new InvalidArgumentError(
-      `Task '${name}' is not a function exported by ${this.module}; ` +
-        (names.length === 0
-          ? 'it exports no functions. Export your task functions by name.'
-          : `its function exports are: ${names.join(', ')}.`),
-      { details: { task: name, exports: names } },
-    );
+    return missingExportError(this.module, name, [...this.#exports]);
   }
 
   begin(op: Operation): void {

@@ -3,6 +3,7 @@
  */
 import {
   AbortedError,
+  InvalidArgumentError,
   ShmframeTimeoutError,
   TaskError,
   WorkerCrashedError,
@@ -102,6 +103,21 @@ export function crashError(
   return new WorkerCrashedError(
     `The worker running ${where(task).replace('Task', 'task')} ${how}; the worker was replaced`,
     { cause, details: { index: task.index, task: task.name, workerId, exitCode, signal } },
+  );
+}
+
+/** A task name that is not a function export of the module (checked in the pool and the worker). */
+export function missingExportError(
+  module: string,
+  name: string,
+  names: readonly string[],
+): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `Task '${name}' is not a function exported by ${module}; ` +
+      (names.length === 0
+        ? 'it exports no functions. Export your task functions by name.'
+        : `its function exports are: ${names.join(', ')}.`),
+    { details: { task: name, exports: [...names] } },
   );
 }
 

@@ -9,7 +9,7 @@
  * worker claims it (see claims.ts): a task the pool took back meanwhile (cancelled, or given to
  * an idle worker) is skipped without a word, its handles left to the pool.
  */
-import { InvalidArgumentError, TaskError, decodeError, encodeError } from '../errors.js';
+import { TaskError, decodeError, encodeError } from '../errors.js';
 import type { EncodedError } from '../errors.js';
 import type { Handle } from '../heap/handle.js';
 import type { Shareable } from '../heap/kinds.js';
@@ -29,6 +29,7 @@ import {
   kThrew,
 } from './protocol.js';
 import type { ResultRecord } from './record.js';
+import { missingExportError } from './task.js';
 import type { TaskContext } from './types.js';
 
 type TaskFn = (args: unknown, ctx: TaskContext) => unknown;
@@ -179,17 +180,6 @@ function refuse(id: number, error: unknown): void {
   post([kFail, id, encodeError(error), 0, kRefused, null, null]);
 }
 
-function missingExport(name: string): InvalidArgumentError {
-  const names = [...fns.keys()];
-  return new InvalidArgumentError(
-    `Task '${name}' is not a function exported by ${t.module}; ` +
-      (names.length === 0
-        ? 'it exports no functions. Export your task functions by name.'
-        : `its function exports are: ${names.join(', ')}.`),
-    { details: { task: name, exports: names } },
-  );
-}
-
 function execute(
   id: number,
   name: string,
@@ -202,7 +192,7 @@ function execute(
   const fn = fns.get(name);
   if (fn === undefined) {
     releaseHandles(handles);
-    refuse(id, missingExport(name));
+    refuse(id, missingExportError(t.module, name, [...fns.keys()]));
     return undefined;
   }
   const attached: Shareable[] = [];
