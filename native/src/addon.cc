@@ -337,6 +337,89 @@ void Reserve(const FunctionCallbackInfo<Value>& args) {
                                        static_cast<int64_t>(args[2].As<Number>()->Value())));
 }
 
+// Marked reference operations on a mapped heap (a process heap): the atomic change and its
+// phase mark in one native call, so a process killed with SIGKILL has done both or neither but for
+// the one instruction between them. (In JavaScript the two are separate operations with up to
+// hundreds of instructions between them in unoptimized code: a kill landing there leaked a block
+// about once in a thousand kills.) Heaps are named by a small id from markBase(sab), which keeps
+// the mapping's address; words are indexes of int32 words from the start of the mapping.
+constexpr int kMarkBases = 4096;
+std::atomic<int32_t*> g_mark_bases[kMarkBases];
+std::atomic<int> g_mark_count{0};
+std::mutex g_mark_mutex;
+
+// markBase(sab) -> id for the marked operations, or -1 when sab is not a mapping of this addon
+// (a thread heap: JavaScript's own atomics serve it).
+void MarkBase(const FunctionCallbackInfo<Value>& args) {
+  std::shared_ptr<v8::BackingStore> store = StoreOf(args[0]);
+  int id = -1;
+  if (store) {
+    void* data = store->Data();
+    bool ours = false;
+    {
+      std::lock_guard<std::mutex> lock(g_maps_mutex);
+      for (const auto& entry : *g_maps) {
+        if (entry.second.addr == data) {
+          ours = true;
+          break;
+        }
+      }
+    }
+    if (ours) {
+      std::lock_guard<std::mutex> lock(g_mark_mutex);
+      int n = g_mark_count.load();
+      for (int i = 0; i < n; i++) {
+        if (g_mark_bases[i].load() == data) {
+          id = i;
+          break;
+        }
+      }
+      if (id < 0 && n < kMarkBases) {
+        g_mark_bases[n].store(static_cast<int32_t*>(data));
+        g_mark_count.store(n + 1);
+        id = n;
+      }
+    }
+  }
+  args.GetReturnValue().Set(id);
+}
+
+// An int32 argument with ToInt32's wrap (values come from Int32Array words, or their unsigned
+// reading); the caller passes numbers only.
+inline int32_t I32(const FunctionCallbackInfo<Value>& args, int at) {
+  Local<Value> v = args[at];
+  if (v->IsInt32()) return v.As<v8::Int32>()->Value();
+  return static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(v.As<Number>()->Value())));
+}
+
+inline int32_t* MarkWord(const FunctionCallbackInfo<Value>& args, int at) {
+  return g_mark_bases[I32(args, 0)].load() + static_cast<int64_t>(args[at].As<Number>()->Value());
+}
+
+// addMark(id, word, delta, markWord) -> the value before (checked by the caller: an id from
+// markBase, words inside the heap).
+void AddMark(const FunctionCallbackInfo<Value>& args) {
+  int32_t mark = I32(args, 3);
+  int32_t* base = g_mark_bases[I32(args, 0)].load();
+  args.GetReturnValue().Set(
+      sf_add_mark(MarkWord(args, 1), I32(args, 2), mark >= 0 ? base + mark : nullptr));
+}
+
+// decMark(id, word, markWord) -> the value before; marks 2 when it was 1, else 1.
+void DecMark(const FunctionCallbackInfo<Value>& args) {
+  int32_t mark = I32(args, 2);
+  int32_t* base = g_mark_bases[I32(args, 0)].load();
+  args.GetReturnValue().Set(sf_dec_mark(MarkWord(args, 1), mark >= 0 ? base + mark : nullptr));
+}
+
+// casMark(id, word, expected, value, markWord, phase) -> the value seen; marks `phase` on success.
+void CasMark(const FunctionCallbackInfo<Value>& args) {
+  int32_t mark = I32(args, 4);
+  int32_t* base = g_mark_bases[I32(args, 0)].load();
+  args.GetReturnValue().Set(sf_cas_mark(MarkWord(args, 1), I32(args, 2), I32(args, 3),
+                                        mark >= 0 ? base + mark : nullptr, I32(args, 5)));
+}
+
 void Version(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(sf_version());
 }
@@ -361,6 +444,10 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   set("relayUnsubscribe", RelayUnsubscribe);
   set("memfd", Memfd);
   set("reserve", Reserve);
+  set("markBase", MarkBase);
+  set("addMark", AddMark);
+  set("decMark", DecMark);
+  set("casMark", CasMark);
 }
 
 }  // namespace shmframe

@@ -31,6 +31,24 @@ export interface NativeBinding {
   memfd(name: string, size: number): number;
   /** 0 or -errno */
   reserve(fd: number, offset: number, size: number): number;
+  /**
+   * An id for the marked operations on this mapping, or -1 when `sab` is not one of the addon's
+   * mappings. (Absent from an addon built before them: callers fall back to JavaScript.)
+   */
+  markBase?(sab: SharedArrayBuffer): number;
+  /** Atomic add of `delta` to word `word` and phase 1 into word `mark` (-1: none); the old value. */
+  addMark?(id: number, word: number, delta: number, mark: number): number;
+  /** Atomic decrement, then phase 2 (it was 1) or 1 into `mark`; the old value. */
+  decMark?(id: number, word: number, mark: number): number;
+  /** Compare-and-swap, then `phase` into `mark` if it succeeded; the value seen. */
+  casMark?(
+    id: number,
+    word: number,
+    expected: number,
+    value: number,
+    mark: number,
+    phase: number,
+  ): number;
 }
 
 /** ABI version of native/src/sys.c this code speaks. */
