@@ -128,6 +128,25 @@ export interface Backing {
   fd: number;
 }
 
+/** Called by {@link HeapCore.share} with each new handle's heap, unit, ticket slot and serial. */
+export type ShareObserver = (heap: number, unit: number, slot: number, serial: number) => void;
+let shareObserver: ShareObserver | null = null;
+
+/**
+ * Runs `body` with `observer` told of every handle made in this thread meanwhile, the moment its
+ * ticket exists (before the handle object does): a pool worker lists its result handles this way,
+ * so that a worker killed while the handle object is being built leaves it listed.
+ */
+export function observeShares<T>(observer: ShareObserver, body: () => T): T {
+  const outer = shareObserver;
+  shareObserver = observer;
+  try {
+    return body();
+  } finally {
+    shareObserver = outer;
+  }
+}
+
 export class HeapCore {
   readonly buffer: SharedArrayBuffer;
   readonly w: Words;
@@ -609,6 +628,10 @@ export class HeapCore {
       L.end();
       throw err;
     }
+    // Told before the operation ends: whoever must release this handle if the thread dies from
+    // here on (a pool worker's result record) has it listed while the in-flight record still
+    // covers it, so there is no instant at which neither does.
+    shareObserver?.(this.id, unit, t.slot, t.serial);
     if (!appendHeld(this.id, unit, generation, t.slot, t.serial, this.w.first, L.opWord)) L.end();
     return t;
   }

@@ -15,6 +15,7 @@ import { dtypeOfTypedArray } from '../array/dtype.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Handle } from '../heap/handle.js';
 import { Heap } from '../heap/heap.js';
+import { observeShares } from '../heap/core.js';
 import { attachHandle, isShareable, kShare, type Shareable } from '../heap/kinds.js';
 
 /** What the sender posts. */
@@ -143,8 +144,23 @@ class Encoder {
   }
 
   #share(key: object, obj: Shareable, typed: string | null): Handle {
-    const h = obj[kShare]();
-    this.#note?.(h);
+    const note = this.#note;
+    let h: Handle;
+    if (note === null) h = obj[kShare]();
+    else {
+      // Noted as soon as its ticket exists, inside the heap's share (see observeShares), then
+      // once more whole if the heap did not report it (a harmless repeat either way).
+      let noted = false;
+      h = observeShares(
+        (heap, unit, ticket, serial) => {
+          if (noted) return; // every kShare makes one handle: its own
+          note({ heap, unit, ticket, serial } as Handle);
+          noted = true;
+        },
+        () => obj[kShare](),
+      );
+      if (!noted) note(h);
+    }
     this.handles.push(h);
     this.sources.push(obj);
     if (typed !== null || this.typed !== null) {
