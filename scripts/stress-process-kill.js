@@ -38,6 +38,7 @@ while (done < kills) {
     );
     return { c, ready: once(c.stdout, 'data'), exit: once(c, 'exit') };
   });
+  const repairsBefore = heap.stats().repairs;
   await Promise.all(kids.map((k) => k.ready));
   await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * maxDelay)));
   for (const k of kids) k.c.kill('SIGKILL');
@@ -49,6 +50,15 @@ while (done < kills) {
   for (let x = q.tryGet(); x !== undefined; x = q.tryGet()) if (typeof x === 'object') x.a.close();
   const s = heap.stats();
   if (s.objects !== base.objects || s.handles !== base.handles || s.used !== base.used) {
+    // Say what is left, for whoever reproduces it: every allocated block, its kind and count.
+    const core = heap[kCore];
+    core.alloc.walk((unit, size, magic, kind) => {
+      if (magic === 0x4b4c4253 || (magic >>> 0) === 0x4b4c4253)
+        console.error(
+          `allocated block ${unit}: ${size} units, kind ${kind}, refs ${core.w.load(unit * 16 + 3)}, payload ${core.w.get(unit * 16 + 6)} bytes`,
+        );
+    });
+    console.error(`allocator repairs so far: ${s.repairs} (this round: ${s.repairs - repairsBefore})`);
     fail(
       `heap not back: objects ${s.objects}/${base.objects}, handles ${s.handles}/${base.handles}, used ${s.used}/${base.used}`,
     );
