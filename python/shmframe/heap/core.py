@@ -829,7 +829,17 @@ class HeapCore:
             if not set_ledger_count(w, ledger, ledger_cap, pending.unit, pending.count):
                 extra[pending.unit] = pending.count
             if pending.must_free:
-                to_free.append(pending.unit)
+                # Freed before the record is cleared, for an array (see drop below): a releaser
+                # killed in between leaves the record, and the next one finds the block gone.
+                base = pending.unit * WORDS_PER_UNIT
+                if (
+                    w.getu(base + B_VERKIND) >> 16 == KIND_ARRAY
+                    and w.get(base + B_MAGIC) == ALLOC_MAGIC
+                    and w.load(base + B_REFS) == 0
+                ):
+                    self._quietly(lambda u=pending.unit: self._destroy(u))
+                else:
+                    to_free.append(pending.unit)
             if pending.orphan_ticket >= 0:
                 self.tickets.clear(pending.orphan_ticket)
             w.store(entry + T_PEND_OP, OP_NONE)
@@ -851,7 +861,12 @@ class HeapCore:
                     continue
                 references += n
                 if before == n:
-                    to_free.append(unit)
+                    # An array (no dispose hook) is freed at once, as Node does: a releaser
+                    # killed before the end would leave it at count 0 with nobody to free it.
+                    if w.getu(unit * WORDS_PER_UNIT + B_VERKIND) >> 16 == KIND_ARRAY:
+                        self._quietly(lambda u=unit: self._destroy(u))
+                    else:
+                        to_free.append(unit)
                 break
 
         # Each entry is zeroed before its references are dropped.
