@@ -53,12 +53,14 @@ while (done < kills) {
     // Say what is left, for whoever reproduces it: every allocated block, its kind and count.
     const core = heap[kCore];
     core.alloc.walk((unit, size, magic, kind) => {
-      if (magic === 0x4b4c4253 || (magic >>> 0) === 0x4b4c4253)
+      if (magic === 0x4b4c4253 || magic >>> 0 === 0x4b4c4253)
         console.error(
           `allocated block ${unit}: ${size} units, kind ${kind}, refs ${core.w.load(unit * 16 + 3)}, payload ${core.w.get(unit * 16 + 6)} bytes`,
         );
     });
-    console.error(`allocator repairs so far: ${s.repairs} (this round: ${s.repairs - repairsBefore})`);
+    console.error(
+      `allocator repairs so far: ${s.repairs} (this round: ${s.repairs - repairsBefore})`,
+    );
     fail(
       `heap not back: objects ${s.objects}/${base.objects}, handles ${s.handles}/${base.handles}, used ${s.used}/${base.used}`,
     );
