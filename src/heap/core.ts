@@ -183,6 +183,7 @@ export class HeapCore {
     this.dataStart = w.getU(H_DATA_START);
     this.end = w.getU(H_END);
     this.backing = w.get(H_BACKING);
+    if (this.backing !== kBackingThread) w.markNatively(buffer);
     this.slot = slot;
     this.tid = slot * kSlotSpan + threadId;
     this.procs = slot === 0 ? undefined : new ProcessTable(w);

@@ -14,11 +14,11 @@ export class Words {
   readonly #s0: Int32Array;
   readonly #segments: Int32Array[];
   /**
-   * For a heap mapped by the addon (a process heap): the addon and this mapping's id, so that the
-   * *Mark operations are one native call each (see addMark). Null for a thread heap.
+   * For a process heap (mapped by the addon): the addon's marked operations and this mapping's id,
+   * so that the *Mark operations are one native call each (see addMark). Null for a thread heap.
    */
-  readonly #native: Required<Pick<NativeBinding, 'addMark' | 'decMark' | 'casMark'>> | null = null;
-  readonly #nativeId: number = -1;
+  #native: Required<Pick<NativeBinding, 'addMark' | 'decMark' | 'casMark'>> | null = null;
+  #nativeId = -1;
   /** Words in the heap: the native calls check their indexes here (JavaScript's are checked). */
   readonly #total: number;
 
@@ -32,14 +32,20 @@ export class Words {
       );
     }
     this.#s0 = this.#segments[0] as Int32Array;
+  }
+
+  /**
+   * Makes the *Mark operations native calls, for a process heap (HeapCore calls it once it read
+   * the backing): a thread heap never loads the addon for them. Stays in JavaScript when the addon
+   * predates these calls or `buffer` is not one of its mappings.
+   */
+  markNatively(buffer: SharedArrayBuffer): void {
     const nat = tryNative();
-    if (nat?.markBase !== undefined && nat.addMark && nat.decMark && nat.casMark) {
-      const id = nat.markBase(buffer);
-      if (id >= 0) {
-        this.#native = { addMark: nat.addMark, decMark: nat.decMark, casMark: nat.casMark };
-        this.#nativeId = id;
-      }
-    }
+    if (nat?.markBase === undefined || !nat.addMark || !nat.decMark || !nat.casMark) return;
+    const id = nat.markBase(buffer);
+    if (id < 0) return;
+    this.#native = { addMark: nat.addMark, decMark: nat.decMark, casMark: nat.casMark };
+    this.#nativeId = id;
   }
 
   #seg(i: number): Int32Array {
