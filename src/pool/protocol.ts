@@ -55,6 +55,10 @@ export const TaskField = {
 } as const;
 export const kTaskFields = 8;
 
+/** Where a kOk and a kFail message keep their handle list. */
+const kOkHandles = 3;
+const kFailHandles = 6;
+
 /**
  * The handles a worker's reply carries, each holding one reference: what must be released when
  * the reply reaches nobody (its task was cancelled, timed out or failed by destroy(), or it comes
@@ -62,14 +66,8 @@ export const kTaskFields = 8;
  * kind is covered.
  */
 export function replyHandles(m: readonly unknown[]): readonly Handle[] | null {
-  switch (m[0]) {
-    case kOk:
-      return (m[3] as Handle[] | null | undefined) ?? null;
-    case kFail:
-      return (m[6] as Handle[] | null | undefined) ?? null;
-    default:
-      return null;
-  }
+  const at = m[0] === kOk ? kOkHandles : m[0] === kFail ? kFailHandles : -1;
+  return at < 0 ? null : ((m[at] as Handle[] | null | undefined) ?? null);
 }
 
 /**
@@ -84,9 +82,9 @@ export function handleFields(m: readonly unknown[]): number[] {
       return out;
     }
     case kOk:
-      return [3];
+      return [kOkHandles];
     case kFail:
-      return [6];
+      return [kFailHandles];
     default:
       return [];
   }
