@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import os from 'node:os';
 import { Heap, SharedQueue } from 'shmframe';
 import { runCase, summarize, toRate } from '../lib.js';
+import { queueVariants } from '../queue-variants.js';
 
 await runCase('process-queue', async ({ quick, repeats, result, log }) => {
   const n = quick ? 100_000 : 1_000_000;
@@ -20,43 +21,16 @@ await runCase('process-queue', async ({ quick, repeats, result, log }) => {
     },
   );
   await once(child, 'message');
-  let onMessage = () => {};
-  child.on('message', (m) => onMessage(m));
-  const finished = () => new Promise((resolve) => (onMessage = (m) => m === 'done' && resolve()));
-  const check = (got, expected, what) => {
-    if (got !== expected) throw new Error(`${what}: received ${got}, expected ${expected}`);
-  };
-  const viaQueue = (kind, consume) => async () => {
-    const done = finished();
-    child.send({ kind, n });
-    await consume();
-    await done;
-  };
+  const all = queueVariants(q, n, {
+    send: (m) => child.send(m),
+    on: (fn) => child.on('message', fn),
+  });
   const variants = {
-    sync: viaQueue('queue', () => {
-      for (let i = 0; i < n; i++) check(q.get(), i, 'SharedQueue.get');
-    }),
-    getAsync: viaQueue('queue', async () => {
-      for (let i = 0; i < n; i++) check(await q.getAsync(), i, 'SharedQueue.getAsync');
-    }),
-    batch: viaQueue('queue-batch', () => {
-      for (let i = 0; i < n;) for (const x of q.getMany(256)) check(x, i++, 'getMany');
-    }),
-    batchAsync: viaQueue('queue-batch', async () => {
-      for (let i = 0; i < n;)
-        for (const x of await q.getManyAsync(256)) check(x, i++, 'getManyAsync');
-    }),
-    send: () =>
-      new Promise((resolve, reject) => {
-        let next = 0;
-        onMessage = (m) => {
-          if (m === 'done') {
-            if (next === n) resolve();
-            else reject(new Error(`send: ${next} of ${n}`));
-          } else if (m !== next++) reject(new Error(`send: got ${m}, expected ${next - 1}`));
-        };
-        child.send({ kind: 'send', n });
-      }),
+    sync: all.sync,
+    getAsync: all.getAsync,
+    batch: all.batch,
+    batchAsync: all.batchAsync,
+    send: all.copy,
   };
   const rounds = repeats ?? (quick ? 2 : 5);
   const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));

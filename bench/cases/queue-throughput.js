@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Heap, SharedQueue } from 'shmframe';
 import { runCase, summarize, toRate } from '../lib.js';
+import { queueVariants } from '../queue-variants.js';
 
 await runCase('queue-throughput', async ({ quick, repeats, result, log }) => {
   const n = quick ? 100_000 : 1_000_000;
@@ -19,60 +20,11 @@ await runCase('queue-throughput', async ({ quick, repeats, result, log }) => {
   heap.watch(worker);
   await once(worker, 'online');
 
-  let onMessage = () => {};
-  worker.on('message', (m) => onMessage(m));
-  const finished = () => new Promise((resolve) => (onMessage = (m) => m === 'done' && resolve()));
-
-  const check = (got, expected, what) => {
-    if (got !== expected) throw new Error(`${what}: received ${got}, expected ${expected}`);
-  };
-
-  const viaQueue = (kind, consume) => async () => {
-    const done = finished();
-    worker.postMessage({ kind, n });
-    await consume();
-    await done;
-  };
-  const variants = {
-    // Blocking get on the main thread (as a worker consumer would).
-    sync: viaQueue('queue', () => {
-      for (let i = 0; i < n; i++) check(q.get(), i, 'SharedQueue.get');
-    }),
-    getAsync: viaQueue('queue', async () => {
-      for (let i = 0; i < n; i++) check(await q.getAsync(), i, 'SharedQueue.getAsync');
-    }),
-    forAwait: viaQueue('queue', async () => {
-      let i = 0;
-      for await (const x of q) {
-        check(x, i, 'for await');
-        if (++i === n) break;
-      }
-    }),
-    batch: viaQueue('queue-batch', () => {
-      for (let i = 0; i < n;) {
-        for (const x of q.getMany(256)) check(x, i++, 'getMany');
-      }
-    }),
-    batchAsync: viaQueue('queue-batch', async () => {
-      for (let i = 0; i < n;) {
-        for (const x of await q.getManyAsync(256)) check(x, i++, 'getManyAsync');
-      }
-    }),
-    putAsync: viaQueue('queue-async', async () => {
-      for (let i = 0; i < n; i++) check(await q.getAsync(), i, 'putAsync -> getAsync');
-    }),
-    port: () =>
-      new Promise((resolve, reject) => {
-        let next = 0;
-        onMessage = (m) => {
-          if (m === 'done') {
-            if (next === n) resolve();
-            else reject(new Error(`port: ${next} of ${n}`));
-          } else if (m !== next++) reject(new Error(`port: got ${m}, expected ${next - 1}`));
-        };
-        worker.postMessage({ kind: 'port', n });
-      }),
-  };
+  const { copy: port, ...queue } = queueVariants(q, n, {
+    send: (m) => worker.postMessage(m),
+    on: (fn) => worker.on('message', fn),
+  });
+  const variants = { ...queue, port };
   // Round-robin: one run of each variant per round, so that the (shared, busy) machine's load
   // changes affect them alike; the first round is warm-up.
   const rounds = repeats ?? (quick ? 3 : 7);
