@@ -256,20 +256,24 @@ test(
       await withProcessPool(
         heap,
         async (pool) => {
-          // 20 aborted tasks whose results (two arrays each) arrive after their callers gave up.
+          // 20 aborted tasks: those already running when aborted (at least one per worker) send
+          // their results (two arrays each) after their callers gave up; the rest never start.
+          const made = SharedArray.zeros([1], 'i4', { heap });
           const before = heap.stats();
           const calls = [];
           for (let i = 0; i < 20; i++) {
             const c = new AbortController();
-            calls.push(pool.run('lateArray', { ms: 30 }, { signal: c.signal }));
+            calls.push(pool.run('lateArray', { ms: 30, made }, { signal: c.signal }));
             setTimeout(() => c.abort(), 5);
           }
           for (const p of calls) await assert.rejects(p, { code: 'SHMFRAME_ERR_ABORTED' });
           await pool.onIdle();
+          assert.ok(Atomics.load(made.data, 0) >= 1, 'some results were made after the abort');
           const after = heap.stats();
           assert.equal(after.objects, before.objects, 'late results were released on arrival');
           assert.equal(after.handles, before.handles);
           assert.equal(restarts(pool), 0, 'no worker was stopped: the results did arrive');
+          made.close();
         },
         { terminateAfter: 10_000 },
       );
