@@ -10,7 +10,7 @@ import { Heap } from '../heap/heap.js';
 // The barrel registers every shared kind, so that handles of any kind can be attached here.
 import '../index.js';
 import { TaskClaims, kClaimSlots } from './claims.js';
-import { unwireHandles, wireHandles } from './process-slot.js';
+import { unwireHandles, wireHandles } from './wire.js';
 import { kCrash, type ProcessInit } from './protocol.js';
 import { ResultRecord, kRecordWords } from './record.js';
 import { runWorker } from './worker-core.js';
